@@ -1,0 +1,1 @@
+"""Demo data generators with known truth, and the causal graphs under data/graphs/."""

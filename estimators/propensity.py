@@ -1,0 +1,66 @@
+"""Logistic propensity model by Newton-Raphson (IRLS): exact, deterministic, fast on one thread.
+
+A scikit-learn compatible classifier so EconML can use it as model_t; the same model serves the
+overlap diagnostics and every propensity-based estimator, so they all see the same scores.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
+
+__all__ = ["LogisticIRLS", "propensity_scores"]
+
+
+class LogisticIRLS(ClassifierMixin, BaseEstimator):
+    """Logistic regression with a tiny ridge (keeps separation finite); features standardised."""
+
+    def __init__(self, ridge: float = 1e-6, max_iter: int = 50, tol: float = 1e-10):
+        self.ridge = ridge
+        self.max_iter = max_iter
+        self.tol = tol
+
+    def _z(self, W: np.ndarray) -> np.ndarray:
+        scaled = (np.asarray(W, dtype=float)[:, self.keep_] - self.mean_) / self.scale_
+        return np.hstack([np.ones((scaled.shape[0], 1)), scaled])
+
+    def fit(self, W, t, sample_weight=None):
+        W = np.asarray(W, dtype=float).reshape(len(t), -1)
+        t = np.asarray(t, dtype=float).ravel()
+        self.classes_ = np.array([0, 1])
+        scale = W.std(axis=0)
+        self.keep_ = scale > 0
+        self.mean_, self.scale_ = W[:, self.keep_].mean(axis=0), scale[self.keep_]
+        Z = self._z(W)
+        weight = np.ones_like(t) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        penalty = self.ridge * len(t) * np.eye(Z.shape[1])
+        penalty[0, 0] = 0.0
+        beta = np.zeros(Z.shape[1])
+        beta[0] = np.log((t.mean() + 1e-9) / (1 - t.mean() + 1e-9))
+        for self.n_iter_ in range(1, self.max_iter + 1):
+            p = expit(Z @ beta)
+            gradient = Z.T @ (weight * (t - p)) - penalty @ beta
+            hessian = (Z * (weight * p * (1 - p))[:, None]).T @ Z + penalty
+            step = np.linalg.solve(hessian, gradient)
+            beta = beta + step
+            if np.max(np.abs(step)) < self.tol:
+                break
+        self.coef_ = beta
+        return self
+
+    def design(self, W) -> np.ndarray:
+        """The standardised design (with intercept) the coefficients apply to."""
+        return self._z(W)
+
+    def predict_proba(self, W) -> np.ndarray:
+        p = expit(self._z(W) @ self.coef_)
+        return np.column_stack([1 - p, p])
+
+    def predict(self, W) -> np.ndarray:
+        return (self.predict_proba(W)[:, 1] >= 0.5).astype(int)
+
+
+def propensity_scores(W: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, LogisticIRLS]:
+    model = LogisticIRLS().fit(W, T)
+    return model.predict_proba(W)[:, 1], model

@@ -1,0 +1,1 @@
+"""Prefect flows and the whyflow CLI; the only package that knows Prefect exists."""

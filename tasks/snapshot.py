@@ -1,0 +1,162 @@
+"""Snapshot: read the declared source once, freeze it as Parquet, and store it in DVC by its md5.
+
+The snapshot is content-addressed: it goes into the DVC cache and the default DVC remote as an
+object named by its md5 (DVC's own hash of the file), so a later run or `whyflow reproduce` can
+fetch exactly these bytes by the md5 logged to MLflow. No .dvc pointer file is written, so a run
+never modifies the git work tree and never takes DVC's repository lock (which `dvc repro` holds
+while it runs a stage).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from whyflow.errors import DataError
+from whyflow.spec import AnalysisSpec, SqlSource
+
+__all__ = ["Snapshot", "read_source", "snapshot_data", "file_md5", "fetch_snapshot"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    md5: str
+    path: Path
+    rows: int
+    schema: dict[str, str]
+    source: str
+    remote: str
+    frame: pd.DataFrame = field(repr=False, compare=False)
+
+
+def file_md5(path: Path) -> str:
+    digest = hashlib.md5()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_sql(source: SqlSource, analysis: str) -> pd.DataFrame:
+    import sqlalchemy as sa
+
+    try:
+        engine = sa.create_engine(source.url)
+    except Exception as exc:
+        raise DataError(f"analysis '{analysis}': data.sql.url is not a usable SQLAlchemy URL ({type(exc).__name__})") from None
+    try:
+        with engine.connect() as conn:
+            if source.table is not None:
+                schema, _, name = source.table.rpartition(".")
+                if not sa.inspect(conn).has_table(name, schema=schema or None):
+                    raise DataError(f"analysis '{analysis}': data.sql.table {source.table!r} not found in the database")
+                statement = sa.select(sa.text("*")).select_from(sa.table(name, schema=schema or None))
+                return pd.read_sql(statement, conn)
+            # Values reach the database only as bound parameters of the declared query.
+            return pd.read_sql(sa.text(source.query), conn, params=dict(source.params))
+    except DataError:
+        raise
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200]
+        raise DataError(f"analysis '{analysis}': reading data.sql failed: {reason}") from None
+    finally:
+        engine.dispose()
+
+
+def read_source(spec: AnalysisSpec) -> pd.DataFrame:
+    """The declared data as a DataFrame; DataError with one line when it cannot be read."""
+    if spec.data.sql is not None:
+        return _read_sql(spec.data.sql, spec.name)
+    path = spec.resolve(spec.data.path)
+    if not path.is_file():
+        raise DataError(f"analysis '{spec.name}': data file {spec.data.path!r} not found")
+    try:
+        if path.suffix.lower() == ".parquet":
+            return pd.read_parquet(path)
+        return pd.read_csv(path)
+    except Exception as exc:
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise DataError(f"analysis '{spec.name}': data file {spec.data.path!r} could not be read: {reason}") from None
+
+
+def _dvc_repo(base_dir: Path):
+    from dvc.repo import Repo
+
+    try:
+        return Repo(Repo.find_root(str(base_dir)))
+    except Exception:
+        raise DataError(f"no DVC repository at or above {str(base_dir)!r}; run 'dvc init' there") from None
+
+
+def _store_in_dvc(path: Path, md5: str, base_dir: Path) -> str:
+    from dvc.config import NoRemoteError
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    repo = _dvc_repo(base_dir)
+    try:
+        cache = repo.cache.local
+        cache.add(str(path), cache.fs, md5)
+        try:
+            remote = repo.cloud.get_remote()
+            result = repo.cloud.push([HashInfo("md5", md5)])
+        except NoRemoteError:
+            raise DataError("the DVC repository has no default remote; add one with 'dvc remote add -d NAME URL'") from None
+        if result.failed:
+            raise DataError(f"pushing snapshot {md5} to DVC remote {remote.name!r} failed")
+        return remote.name
+    finally:
+        repo.close()
+
+
+def fetch_snapshot(md5: str, base_dir: Path) -> Path:
+    """Path of the cached snapshot with this md5, pulled from the default remote when needed."""
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    repo = _dvc_repo(base_dir)
+    try:
+        cache = repo.cache.local
+        cached = Path(cache.oid_to_path(md5))
+        if not cached.is_file():
+            repo.cloud.pull([HashInfo("md5", md5)])
+        if not cached.is_file():
+            raise DataError(f"snapshot {md5} is neither in the DVC cache nor on the default remote")
+        if file_md5(cached) != md5:
+            raise DataError(f"snapshot {md5} in the DVC cache does not match its md5 (changed after it was stored)")
+        return cached
+    finally:
+        repo.close()
+
+
+def snapshot_data(frame: pd.DataFrame, spec: AnalysisSpec) -> Snapshot:
+    """Freeze the frame as Parquet, store it in DVC, and return it as read back from the snapshot."""
+    directory = spec.base_dir / "data" / "snapshots" / spec.name
+    directory.mkdir(parents=True, exist_ok=True)
+    staging = directory / f".staging-{os.getpid()}.parquet"
+    frame.to_parquet(staging, index=False)
+    md5 = file_md5(staging)
+    path = directory / f"{md5}.parquet"
+    if path.exists():
+        staging.unlink()
+    else:
+        staging.replace(path)
+        path.chmod(0o444)
+    remote = _store_in_dvc(path, md5, spec.base_dir)
+    # Downstream steps use the frame as stored, so a reproduction from DVC sees the same values.
+    stored = pd.read_parquet(path)
+    log.info("snapshot %s: %d rows, stored in DVC cache and remote %r", md5, len(stored), remote)
+    return Snapshot(
+        md5=md5,
+        path=path,
+        rows=len(stored),
+        schema={column: str(dtype) for column, dtype in stored.dtypes.items()},
+        source=spec.data.describe(),
+        remote=remote,
+        frame=stored,
+    )

@@ -1,0 +1,71 @@
+"""Names fixed by shared/DESIGN.md: MLflow tags and metric keys, result files, exit codes."""
+
+__all__ = [
+    "EXIT_OK",
+    "EXIT_INTERNAL",
+    "EXIT_BAD_INPUT",
+    "EXIT_GATE",
+    "TAG_ANALYSIS",
+    "TAG_DATA_MD5",
+    "TAG_DATA_PATH",
+    "TAG_GRAPH_SHA",
+    "TAG_PARAMS_SHA",
+    "TAG_GIT_COMMIT",
+    "TAG_GIT_DIRTY",
+    "TAG_ENV_SHA",
+    "TAG_SEED",
+    "TAG_FAILURE",
+    "TAG_REPRODUCES",
+    "VERSION_TAGS",
+    "metric_key",
+    "RESULT_FILES",
+    "DEFAULT_TRACKING_DB",
+    "DEFAULT_ARTIFACT_DIR",
+]
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_GATE = 3
+
+TAG_ANALYSIS = "whyflow.analysis"
+TAG_DATA_MD5 = "whyflow.data.md5"
+TAG_DATA_PATH = "whyflow.data.path"
+TAG_GRAPH_SHA = "whyflow.graph.sha256"
+TAG_PARAMS_SHA = "whyflow.params.sha256"
+TAG_GIT_COMMIT = "whyflow.git.commit"
+TAG_GIT_DIRTY = "whyflow.git.dirty"
+TAG_ENV_SHA = "whyflow.env.sha256"
+TAG_SEED = "whyflow.seed"
+TAG_FAILURE = "whyflow.failure"
+TAG_REPRODUCES = "whyflow.reproduces"
+
+# The version tags, keyed by the name they carry in results/<analysis>/estimates.json "versions".
+VERSION_TAGS = {
+    "analysis": TAG_ANALYSIS,
+    "data_md5": TAG_DATA_MD5,
+    "data_path": TAG_DATA_PATH,
+    "graph_sha256": TAG_GRAPH_SHA,
+    "params_sha256": TAG_PARAMS_SHA,
+    "git_commit": TAG_GIT_COMMIT,
+    "git_dirty": TAG_GIT_DIRTY,
+    "env_sha256": TAG_ENV_SHA,
+    "seed": TAG_SEED,
+}
+
+
+def metric_key(kind: str, estimator: str) -> str:
+    """Per-estimator metric key: ate.E, ate_ci_low.E, ate_ci_high.E, p_value.E, refute.R.E, ..."""
+    return f"{kind}.{estimator}"
+
+
+RESULT_FILES = {
+    "estimates": "estimates.json",
+    "quality": "quality.json",
+    "overlap": "overlap.json",
+    "identification": "identification.json",
+    "refutation": "refutation.json",
+}
+
+DEFAULT_TRACKING_DB = "mlflow.db"
+DEFAULT_ARTIFACT_DIR = "mlartifacts"

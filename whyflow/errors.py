@@ -1,0 +1,50 @@
+"""One exception hierarchy; the CLI maps each class to an exit code in one place."""
+
+__all__ = [
+    "WhyflowError",
+    "SpecError",
+    "DataError",
+    "GraphError",
+    "IdentificationError",
+    "GateFailed",
+]
+
+
+class WhyflowError(Exception):
+    """Base of every error whyflow raises on purpose; the message is one line for the user."""
+
+    exit_code = 1
+
+
+class SpecError(WhyflowError):
+    """params.yaml or a --set override is invalid."""
+
+    exit_code = 2
+
+
+class DataError(WhyflowError):
+    """The data source is missing, unreadable or does not fit the spec."""
+
+    exit_code = 2
+
+
+class GraphError(WhyflowError):
+    """The causal graph is unreadable, cyclic or does not fit the data."""
+
+    exit_code = 2
+
+
+class IdentificationError(WhyflowError):
+    """The graph does not identify the effect by any strategy whyflow can estimate."""
+
+    exit_code = 2
+
+
+class GateFailed(WhyflowError):
+    """A quality or overlap gate failed; the MLflow run is kept with status FAILED."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, run_id: str | None = None):
+        super().__init__(message)
+        self.run_id = run_id

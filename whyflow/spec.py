@@ -1,0 +1,242 @@
+"""The analysis spec: params.yaml parsed once, at the edge, into a frozen and validated object."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from whyflow.errors import SpecError
+
+__all__ = [
+    "SqlSource",
+    "DataSource",
+    "Gates",
+    "AnalysisSpec",
+    "load_spec",
+    "list_analyses",
+    "apply_overrides",
+    "redact_url",
+]
+
+_IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+DEFAULT_REFUTERS = ("placebo", "random_common_cause", "data_subset")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SqlSource(_Frozen):
+    """A table or a parameterised query read through SQLAlchemy; values only as bound parameters."""
+
+    url: str
+    table: str | None = None
+    query: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_of_table_or_query(self) -> SqlSource:
+        if (self.table is None) == (self.query is None):
+            raise ValueError("give exactly one of 'table' or 'query'")
+        if self.table is not None and not _IDENTIFIER.match(self.table):
+            raise ValueError(
+                f"table must be a plain table name (letters, digits, '_', optional schema.); "
+                f"got {self.table!r}"
+            )
+        if self.params and self.query is None:
+            raise ValueError("'params' bind values into a 'query'; there is no query")
+        return self
+
+
+class DataSource(_Frozen):
+    path: str | None = None
+    sql: SqlSource | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSource:
+        if (self.path is None) == (self.sql is None):
+            raise ValueError("give exactly one of 'path' (Parquet/CSV) or 'sql'")
+        if self.path is not None and Path(self.path).suffix.lower() not in (".parquet", ".csv"):
+            raise ValueError(f"path must end in .parquet or .csv; got {self.path!r}")
+        return self
+
+    def describe(self) -> str:
+        """Where the data came from, safe to log: passwords in URLs are masked."""
+        if self.path is not None:
+            return self.path
+        assert self.sql is not None
+        what = f"table={self.sql.table}" if self.sql.table else "query"
+        return f"{redact_url(self.sql.url)} {what}"
+
+
+class Gates(_Frozen):
+    min_common_support: float = Field(0.9, ge=0.0, le=1.0)
+    max_smd_after_weighting: float = Field(0.1, gt=0.0)
+    max_null_fraction: float = Field(0.0, ge=0.0, le=1.0)
+    min_rows: int = Field(50, ge=1)
+
+
+class AnalysisSpec(_Frozen):
+    """One analysis of params.yaml; paths are relative to base_dir (the params file's folder)."""
+
+    name: str
+    base_dir: Path
+    data: DataSource
+    treatment: str
+    outcome: str
+    graph: str | None = None
+    confounders: list[str] | None = None
+    instruments: list[str] = Field(default_factory=list)
+    running_variable: str | None = None
+    cutoff: float | None = None
+    categorical: list[str] = Field(default_factory=list)
+    effect_modifiers: list[str] = Field(default_factory=list)
+    segments: list[str] = Field(default_factory=list)
+    estimand: Literal["ate", "att", "atc"] = "ate"
+    treatment_type: Literal["binary", "continuous"] = "binary"
+    estimators: list[str] | None = None
+    refuters: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUTERS))
+    refute_simulations: int = Field(10, ge=2, le=1000)
+    gates: Gates = Field(default_factory=Gates)
+    seed: int = Field(42, ge=0)
+    workers: int = Field(1, ge=1, le=64)
+
+    @model_validator(mode="after")
+    def _roles_fit_together(self) -> AnalysisSpec:
+        if self.treatment == self.outcome:
+            raise ValueError(f"treatment and outcome must differ; both are {self.treatment!r}")
+        if (self.graph is None) == (self.confounders is None):
+            raise ValueError("give exactly one of 'graph' (a DOT/GML file) or 'confounders' (a list)")
+        if self.graph is not None and Path(self.graph).suffix.lower() not in (".dot", ".gv", ".gml"):
+            raise ValueError(f"graph must be a .dot, .gv or .gml file; got {self.graph!r}")
+        if (self.running_variable is None) != (self.cutoff is None):
+            raise ValueError("'running_variable' and 'cutoff' go together")
+        roles = {self.treatment, self.outcome}
+        for key in ("confounders", "instruments", "effect_modifiers"):
+            clash = roles.intersection(getattr(self, key) or [])
+            if clash:
+                raise ValueError(f"'{key}' must not contain the treatment or outcome; got {sorted(clash)}")
+        if len(set(self.refuters)) != len(self.refuters):
+            raise ValueError(f"'refuters' lists a refuter twice: {self.refuters}")
+        if self.estimators is not None:
+            if not self.estimators:
+                raise ValueError("'estimators' is empty; name at least one or leave it out")
+            if len(set(self.estimators)) != len(self.estimators):
+                raise ValueError(f"'estimators' lists an estimator twice: {self.estimators}")
+        return self
+
+    def resolve(self, relative: str) -> Path:
+        """A path from the spec, anchored at the params file's folder."""
+        path = Path(relative)
+        return path if path.is_absolute() else self.base_dir / path
+
+    def content(self) -> dict[str, Any]:
+        """The spec as plain JSON data, without the machine-specific base_dir."""
+        return self.model_dump(mode="json", exclude={"base_dir"})
+
+    def params_sha256(self) -> str:
+        """Version of the parameters: sha256 of the canonical JSON of the validated spec."""
+        canonical = json.dumps(self.content(), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def columns_needed(self) -> list[str]:
+        """Every column the roles name (graph nodes are checked separately)."""
+        named = [self.treatment, self.outcome, *(self.confounders or []), *self.instruments,
+                 *self.effect_modifiers, *self.segments, *self.categorical]
+        if self.running_variable:
+            named.append(self.running_variable)
+        return list(dict.fromkeys(named))
+
+
+def redact_url(url: str) -> str:
+    """A connection URL with its password masked, for logs and MLflow."""
+    try:
+        from sqlalchemy.engine import make_url
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL: keep nothing that could be a secret
+        return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def _read_params(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise SpecError(f"params file {str(path)!r} not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise SpecError(f"params file {str(path)!r} is not valid YAML{where}") from None
+    if not isinstance(raw, dict) or not isinstance(raw.get("analyses"), dict) or not raw["analyses"]:
+        raise SpecError(f"params file {str(path)!r} must have a mapping 'analyses:' with at least one analysis")
+    return raw
+
+
+def list_analyses(params_path: str | Path) -> list[str]:
+    return list(_read_params(Path(params_path))["analyses"])
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | dict[str, Any]) -> dict[str, Any]:
+    """Apply KEY=VALUE (dotted keys, YAML values) to a copy of one analysis's raw mapping."""
+    result = json.loads(json.dumps(raw))
+    items = overrides.items() if isinstance(overrides, dict) else (_split(o) for o in overrides)
+    for key, value in items:
+        parts = key.split(".")
+        node = result
+        for part in parts[:-1]:
+            child = node.setdefault(part, {})
+            if not isinstance(child, dict):
+                raise SpecError(f"--set {key}: '{part}' is not a mapping in the spec")
+            node = child
+        node[parts[-1]] = value
+    return result
+
+
+def _split(override: str) -> tuple[str, Any]:
+    key, sep, text = override.partition("=")
+    if not sep or not key.strip():
+        raise SpecError(f"--set must be KEY=VALUE; got {override!r}")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        raise SpecError(f"--set {key}: value {text!r} is not valid YAML") from None
+    return key.strip(), value
+
+
+def _format_error(analysis: str, error: ValidationError) -> str:
+    first = error.errors()[0]
+    loc = ".".join(str(p) for p in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    if first["type"] == "extra_forbidden":
+        return f"analysis '{analysis}': unknown key '{loc}'"
+    if first["type"] == "missing":
+        return f"analysis '{analysis}': key '{loc}' is required"
+    where = f"key '{loc}': " if loc else ""
+    got = "" if first["type"] == "value_error" else f"; got {first.get('input')!r}"
+    return f"analysis '{analysis}': {where}{message}{got}"
+
+
+def load_spec(
+    params_path: str | Path, analysis: str, overrides: list[str] | dict[str, Any] | None = None
+) -> AnalysisSpec:
+    """Read params.yaml, pick one analysis, apply overrides, validate: one-line SpecError if wrong."""
+    path = Path(params_path).resolve()
+    analyses = _read_params(path)["analyses"]
+    if analysis not in analyses:
+        raise SpecError(f"analysis '{analysis}' not in {str(params_path)!r}; found {sorted(analyses)}")
+    raw = analyses[analysis]
+    if not isinstance(raw, dict):
+        raise SpecError(f"analysis '{analysis}' must be a mapping of keys; got {type(raw).__name__}")
+    if "name" in raw or "base_dir" in raw:
+        raise SpecError(f"analysis '{analysis}': keys 'name' and 'base_dir' are set by whyflow")
+    merged = apply_overrides(raw, overrides or [])
+    try:
+        return AnalysisSpec(name=analysis, base_dir=path.parent, **merged)
+    except ValidationError as exc:
+        raise SpecError(_format_error(analysis, exc)) from None
