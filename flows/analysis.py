@@ -1,0 +1,85 @@
+"""The analysis flow: snapshot -> quality -> identify -> overlap -> estimate -> refute -> record.
+
+Only wiring: every step is a plain function in tasks/, wrapped here as a Prefect task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from whyflow.threads import pin_threads
+
+pin_threads()
+
+from tasks import estimate as estimate_step  # noqa: E402  (after the thread pinning)
+from tasks import graph as graph_step  # noqa: E402
+from tasks import identify, overlap, quality, record, refute, snapshot, validate  # noqa: E402
+from whyflow.errors import GateFailed  # noqa: E402
+from whyflow.spec import load_spec  # noqa: E402
+from whyflow.threads import single_threaded  # noqa: E402
+
+__all__ = ["analysis"]
+
+
+def _task(fn, name: str, **options):
+    # Frames are passed in memory; hashing them for Prefect's cache would cost more than the step.
+    return task(fn, name=name, cache_policy=NO_CACHE, **options)
+
+
+load_spec_t = _task(load_spec, "spec")
+resolve_estimators_t = _task(estimate_step.resolve_estimators, "resolve-estimators")
+load_graph_t = _task(graph_step.load_graph, "graph")
+read_source_t = _task(snapshot.read_source, "read-source")
+validate_t = _task(validate.validate_inputs, "validate-inputs")
+identify_t = _task(identify.identify_effect, "identify")
+snapshot_t = _task(snapshot.snapshot_data, "snapshot")
+versions_t = _task(record.run_versions, "versions")
+start_tracking_t = _task(record.start_tracking, "start-tracking")
+quality_t = _task(quality.check_quality, "quality")
+causal_data_t = _task(estimate_step.causal_data, "design")
+overlap_t = _task(overlap.check_overlap, "overlap")
+estimate_t = _task(estimate_step.estimate_effects, "estimate")
+naive_t = _task(estimate_step.naive_difference, "naive-difference")
+cate_t = _task(estimate_step.cate_by_segment, "cate-by-segment")
+refute_t = _task(refute.refute_estimates, "refute")
+record_failure_t = _task(record.record_failure, "record-failure")
+record_t = _task(record.record_run, "record")
+
+
+@flow(name="analysis", log_prints=False)
+def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[str, Any] | None = None) -> dict:
+    """Run one analysis of params.yaml end to end and log it to MLflow; returns the run summary."""
+    spec = load_spec_t(params_file, analysis, overrides or {})
+    names = resolve_estimators_t(spec)
+    graph = load_graph_t(spec)
+    frame = read_source_t(spec)
+    validate_t(frame, spec, graph)
+    identification = identify_t(graph, spec)
+    snap = snapshot_t(frame, spec)
+    versions = versions_t(spec, snap, graph)
+    run_id = start_tracking_t(spec, versions, snap, graph)
+    with record.tracked_run(spec, run_id), single_threaded():
+        covariates = [*identification.backdoor, *spec.effect_modifiers]
+        checked = quality_t(snap.frame, spec, covariates)
+        partial = {"quality": checked.to_json() | {"validation": None}, "identification": identification.to_json()}
+        if not checked.success:
+            record_failure_t(spec, run_id, partial)
+            raise GateFailed(checked.reason)
+        data = causal_data_t(snap.frame, spec, identification)
+        balance = None
+        if spec.treatment_type == "binary":
+            balance = overlap_t(data, spec.estimand)
+            failures = overlap.overlap_failures(balance, spec.gates)
+            if failures:
+                record_failure_t(spec, run_id, partial | {"overlap": balance.to_json()})
+                raise GateFailed("overlap gate failed: " + "; ".join(failures))
+        estimates = estimate_t(data, spec, names)
+        naive = naive_t(data)
+        refutations = refute_t(data, estimates, spec.refuters, seed=spec.seed, simulations=spec.refute_simulations)
+        outcome = record_t(spec, run_id, versions=versions, quality=checked, identification=identification,
+                           overlap=balance, estimates=estimates, naive=naive, refutations=refutations,
+                           cate=cate_t(estimates, data), graph=graph)
+    return {"run_id": outcome.run_id, "results_dir": str(outcome.results_dir), "results": outcome.results}

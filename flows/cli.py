@@ -1,0 +1,147 @@
+"""The whyflow command line. Heavy libraries are imported inside the commands, so --help is instant."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import sys
+from typing import Any
+
+__all__ = ["main"]
+
+
+def _fmt(value: Any, digits: int = 4) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
+
+
+def _summary_rows(results: dict) -> list[list[str]]:
+    rows = []
+    for e in results["estimates"]:
+        ci = f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e["status"] == "ok" else ""
+        status = e["status"] if not e["error"] else f"{e['status']}: {e['error']}"
+        rows.append([e["estimator"], e["estimand"].upper(), _fmt(e["ate"]), ci, _fmt(e["p_value"], 3),
+                     f"{e['n']:,}", f"{e['seconds']:.2f}", status[:90]])
+    naive = results["naive"]
+    rows.append(["naive difference", "-", _fmt(naive["ate"]), f"[{_fmt(naive['ci_low'])}, {_fmt(naive['ci_high'])}]",
+                 _fmt(naive["p_value"], 3), f"{naive['n']:,}", "", "unadjusted"])
+    truth = results.get("truth")
+    estimand = results["spec"]["estimand"]
+    if truth and truth.get(estimand) is not None:
+        rows.append(["known truth", estimand.upper(), _fmt(float(truth[estimand])), "", "", "", "", "from the generator"])
+    return rows
+
+
+def _print_summary(results: dict, run_id: str, results_dir: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    spec = results["spec"]
+    table = Table(title=f"{spec['name']}: effect of {spec['treatment']} on {spec['outcome']}")
+    for header in ("estimator", "estimand", "estimate", "95% CI", "p", "n", "seconds", "status"):
+        table.add_column(header, justify="left" if header in ("estimator", "status", "95% CI") else "right")
+    for row in _summary_rows(results):
+        table.add_row(*row)
+    console = Console(width=max(Console().width, 120))
+    console.print(table)
+    refuted = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["passed"] is False]
+    failed = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["status"] != "ok"]
+    console.print(f"survived every refuter: {', '.join(results['survivors']) or 'none'}"
+                  + (f"; refuted: {', '.join(refuted)}" if refuted else "")
+                  + (f"; refuter errors: {', '.join(failed)}" if failed else ""))
+    overlap = results.get("overlap")
+    if overlap:
+        console.print(f"overlap: common support {overlap['common_support']:.3f}, max |SMD| "
+                      f"{overlap['max_smd_before']:.3f} before -> {overlap['max_smd_after']:.3f} after weighting")
+    console.print(f"report: {results_dir}/report.html")
+    print(f"mlflow_run_id={run_id}", flush=True)
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from whyflow.spec import apply_overrides, load_spec
+
+    spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
+    from tasks.estimate import resolve_estimators
+    from tasks.refute import check_refuters
+
+    resolve_estimators(spec)
+    check_refuters(spec)
+    from flows.analysis import analysis
+    from whyflow.errors import GateFailed
+
+    overrides = apply_overrides({}, args.set)
+    try:
+        summary = analysis(analysis=args.analysis, params_file=str(args.params), overrides=overrides)
+    except GateFailed as exc:
+        if exc.run_id:
+            print(f"mlflow_run_id={exc.run_id}", flush=True)
+        raise
+    _print_summary(summary["results"], summary["run_id"], summary["results_dir"])
+    return 0
+
+
+def _cmd_estimators(args: argparse.Namespace) -> int:
+    from estimators.registry import describe
+
+    rows = describe()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="whyflow estimators")
+    for header in ("name", "estimands", "family", "CATE", "streams", "treatment", "requires"):
+        table.add_column(header)
+    for row in rows:
+        table.add_row(row["name"], ", ".join(row["estimands"]), row["family"], "yes" if row["cate"] else "no",
+                      "yes" if row["streams"] else "no", ", ".join(row["treatment_types"]),
+                      ", ".join(row["requires"]) or "-")
+    Console(width=140).print(table)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="whyflow", description="Workflow-orchestrated causal-effect experiments.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    run = commands.add_parser("run", help="run one analysis of params.yaml end to end")
+    run.add_argument("analysis", help="name of the analysis under 'analyses:' in the params file")
+    run.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
+    run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a spec key (dotted, YAML value), e.g. --set gates.min_common_support=0.8")
+    run.set_defaults(handler=_cmd_run)
+    est = commands.add_parser("estimators", help="list the estimator registry")
+    est.add_argument("--json", action="store_true", help="machine-readable output")
+    est.set_defaults(handler=_cmd_estimators)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    from whyflow.errors import WhyflowError
+
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.handler(args)
+    except WhyflowError as exc:
+        if args.debug:
+            raise
+        print(f"whyflow: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("whyflow: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(f"whyflow: internal error: {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

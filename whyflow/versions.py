@@ -1,0 +1,44 @@
+"""The versions a run records: git commit and dirty flag, the environment's hash, content hashes."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["git_state", "git_diff", "environment_lines", "environment_sha256"]
+
+
+def _git(base_dir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(["git", *args], cwd=base_dir, capture_output=True, text=True, check=False)
+
+
+def git_state(base_dir: Path) -> tuple[str, bool]:
+    """(commit, dirty): dirty means tracked files differ from the commit, as `git describe --dirty`."""
+    head = _git(base_dir, "rev-parse", "HEAD")
+    if head.returncode != 0:
+        return "none", True
+    status = _git(base_dir, "status", "--porcelain", "--untracked-files=no")
+    return head.stdout.strip(), bool(status.stdout.strip())
+
+
+def git_diff(base_dir: Path) -> str:
+    """The uncommitted change of tracked files against HEAD (binary-safe patch)."""
+    return _git(base_dir, "diff", "--binary", "HEAD").stdout
+
+
+def environment_lines() -> list[str]:
+    """Installed distributions as sorted name==version lines (whyflow itself excluded)."""
+    seen = {}
+    for dist in metadata.distributions():
+        name = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if name and name != "whyflow":
+            seen[name] = dist.version
+    return [f"{name}=={version}" for name, version in sorted(seen.items())]
+
+
+def environment_sha256(lines: list[str] | None = None) -> str:
+    """Hash of the environment that ran: equal to the lock's when installed from requirements.lock."""
+    text = "\n".join(environment_lines() if lines is None else lines) + "\n"
+    return hashlib.sha256(text.encode()).hexdigest()
