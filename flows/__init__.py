@@ -1,1 +1,20 @@
 """Prefect flows and the whyflow CLI; the only package that knows Prefect exists."""
+
+import os
+
+# Set before Prefect, MLflow or GX load: no telemetry from a machine that may have no network, and
+# whyflow's own progress lines routed through Prefect's handlers (terminal and the Prefect UI).
+for _name, _value in {
+    "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+    "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks,estimators,whyflow",
+    "GX_ANALYTICS_ENABLED": "false",
+    "MLFLOW_DISABLE_TELEMETRY": "true",
+    "DO_NOT_TRACK": "true",
+}.items():
+    os.environ.setdefault(_name, _value)
+
+import logging as _logging
+
+for _logger in ("tasks", "estimators", "whyflow"):
+    _logging.getLogger(_logger).setLevel(_logging.INFO)
+_logging.getLogger("great_expectations").setLevel(_logging.WARNING)

@@ -18,6 +18,7 @@ from tasks import estimate as estimate_step  # noqa: E402  (after the thread pin
 from tasks import graph as graph_step  # noqa: E402
 from tasks import identify, overlap, quality, record, refute, snapshot, validate  # noqa: E402
 from whyflow.errors import GateFailed  # noqa: E402
+from whyflow.parallel import default_workers, warm_up  # noqa: E402
 from whyflow.spec import load_spec  # noqa: E402
 from whyflow.threads import single_threaded  # noqa: E402
 
@@ -53,6 +54,7 @@ record_t = _task(record.record_run, "record")
 def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[str, Any] | None = None) -> dict:
     """Run one analysis of params.yaml end to end and log it to MLflow; returns the run summary."""
     spec = load_spec_t(params_file, analysis, overrides or {})
+    warm_up(spec.workers or default_workers())
     names = resolve_estimators_t(spec)
     graph = load_graph_t(spec)
     frame = read_source_t(spec)
@@ -78,7 +80,8 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
                 raise GateFailed("overlap gate failed: " + "; ".join(failures))
         estimates = estimate_t(data, spec, names)
         naive = naive_t(data)
-        refutations = refute_t(data, estimates, spec.refuters, seed=spec.seed, simulations=spec.refute_simulations)
+        refutations = refute_t(data, estimates, spec.refuters, seed=spec.seed, simulations=spec.refute_simulations,
+                               workers=spec.workers or default_workers())
         outcome = record_t(spec, run_id, versions=versions, quality=checked, identification=identification,
                            overlap=balance, estimates=estimates, naive=naive, refutations=refutations,
                            cate=cate_t(estimates, data), graph=graph)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import sys
 from typing import Any
@@ -124,7 +123,6 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     from whyflow.errors import WhyflowError
 
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.handler(args)
     except WhyflowError as exc:

@@ -23,6 +23,7 @@ from scipy import stats
 
 from estimators import registry
 from estimators.base import CausalData, Estimate
+from whyflow.parallel import map_processes
 
 __all__ = ["Refutation", "REFUTERS", "refute_estimate", "refute_estimates", "survivors", "check_refuters"]
 
@@ -79,44 +80,82 @@ def _p_value(original: float, effects: np.ndarray) -> float:
     return float(2 * stats.norm.sf(abs(original - effects.mean()) / sd))
 
 
+def _simulate(job: tuple) -> list[float]:
+    """Refutation estimates for a batch of simulations, each with its own seed."""
+    refuter, name, estimand, data, seeds, options = job
+    transform, _ = REFUTERS[refuter]
+    cls = registry.get(name)
+    effects = []
+    for seed in seeds:
+        rng = np.random.default_rng(seed)
+        child_seed = int(rng.integers(2**31 - 1))
+        refit = cls(estimand=estimand, seed=child_seed, **(options or {})).fit(transform(data, rng))
+        if not refit.estimate_.ok:
+            raise RuntimeError(refit.estimate_.error or refit.estimate_.status)
+        effects.append(refit.estimate_.value)
+    return effects
+
+
+def _conclude(refuter: str, estimate: Estimate, effects: list[float], simulations: int) -> Refutation:
+    _, should_differ = REFUTERS[refuter]
+    values = np.asarray(effects)
+    p = _p_value(estimate.value, values)
+    passed = p < 0.05 if should_differ else p >= 0.05
+    return Refutation(refuter, estimate.estimator, estimate.value, float(values.mean()),
+                      float(values.std(ddof=1)), p, bool(passed), simulations)
+
+
+def _failed(refuter: str, estimate: Estimate, simulations: int, exc: BaseException) -> Refutation:
+    log.warning("refuter %s on %s failed: %s", refuter, estimate.estimator, exc)
+    return Refutation(refuter, estimate.estimator, estimate.value, math.nan, math.nan, None, None,
+                      simulations, status="failed", error=f"{type(exc).__name__}: {exc}")
+
+
+def _simulation_seeds(seed: int, simulations: int) -> list[np.random.SeedSequence]:
+    return np.random.SeedSequence(seed).spawn(simulations)
+
+
 def refute_estimate(refuter: str, estimate: Estimate, data: CausalData, *, seed: int, simulations: int,
                     options: dict | None = None) -> Refutation:
     """One refuter against one estimate; a failure is recorded, never raised."""
-    transform, should_differ = REFUTERS[refuter]
-    cls = registry.get(estimate.estimator)
-    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(simulations)]
     try:
-        effects = []
-        for rng in rngs:
-            child_seed = int(rng.integers(2**31 - 1))
-            refit = cls(estimand=estimate.estimand, seed=child_seed, **(options or {})).fit(transform(data, rng))
-            if not refit.estimate_.ok:
-                raise RuntimeError(refit.estimate_.error or refit.estimate_.status)
-            effects.append(refit.estimate_.value)
-        effects = np.asarray(effects)
-        p = _p_value(estimate.value, effects)
-        passed = p < 0.05 if should_differ else p >= 0.05
-        return Refutation(refuter, estimate.estimator, estimate.value, float(effects.mean()),
-                          float(effects.std(ddof=1)), p, bool(passed), simulations)
+        job = (refuter, estimate.estimator, estimate.estimand, data, _simulation_seeds(seed, simulations), options)
+        return _conclude(refuter, estimate, _simulate(job), simulations)
     except Exception as exc:  # recorded as failed; the other refutations go on
-        log.warning("refuter %s on %s failed: %s", refuter, estimate.estimator, exc)
-        return Refutation(refuter, estimate.estimator, estimate.value, math.nan, math.nan, None, None,
-                          simulations, status="failed", error=f"{type(exc).__name__}: {exc}")
+        return _failed(refuter, estimate, simulations, exc)
+
+
+def _safe_simulate(job: tuple) -> list[float] | BaseException:
+    try:
+        return _simulate(job)
+    except Exception as exc:  # returned, so one failing batch does not sink the pool
+        return exc
 
 
 def refute_estimates(data: CausalData, estimates: list[Estimate], refuters: list[str], *, seed: int,
-                     simulations: int) -> list[Refutation]:
-    """Every refuter against every successful estimate, each with its own child seed."""
-    seeds = np.random.SeedSequence(seed).generate_state(len(refuters) * max(len(estimates), 1))
-    results, k = [], 0
-    for refuter in refuters:
-        for estimate in estimates:
-            child = int(seeds[k])
-            k += 1
-            if not estimate.ok:
-                continue
-            results.append(refute_estimate(refuter, estimate, data, seed=child, simulations=simulations))
-    return results
+                     simulations: int, workers: int = 1) -> list[Refutation]:
+    """Every refuter against every successful estimate. Each simulation has its own seed, derived
+    from the spec's seed, so the results do not depend on how the work is split over processes."""
+    pair_seeds = np.random.SeedSequence(seed).generate_state(len(refuters) * max(len(estimates), 1))
+    pairs, jobs, owners = [], [], []
+    batches = max(1, min(workers, simulations))
+    for k, (refuter, estimate) in enumerate((r, e) for r in refuters for e in estimates):
+        if not estimate.ok:
+            continue
+        seeds = _simulation_seeds(int(pair_seeds[k]), simulations)
+        for batch in np.array_split(np.arange(simulations), batches):
+            jobs.append((refuter, estimate.estimator, estimate.estimand, data, [seeds[i] for i in batch], None))
+            owners.append(len(pairs))
+        pairs.append((refuter, estimate))
+    outputs = map_processes(_safe_simulate, jobs, workers)
+    collected: list[list[float] | BaseException] = [[] for _ in pairs]
+    for owner, output in zip(owners, outputs):
+        if isinstance(output, BaseException) or isinstance(collected[owner], BaseException):
+            collected[owner] = output if isinstance(output, BaseException) else collected[owner]
+        else:
+            collected[owner].extend(output)
+    return [_failed(r, e, simulations, got) if isinstance(got, BaseException) else _conclude(r, e, got, simulations)
+            for (r, e), got in zip(pairs, collected)]
 
 
 def survivors(estimates: list[Estimate], refutations: list[Refutation]) -> list[str]:

@@ -7,6 +7,7 @@ import logging
 import math
 import os
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,8 +101,10 @@ def log_dataset(base_dir: Path, run_id: str, frame, *, name: str, source: str, d
     import mlflow.data
     from mlflow.entities import DatasetInput, InputTag
 
-    dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=outcome, digest=digest[:20])
-    entity = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "snapshot")])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # MLflow's hints on source kinds and integer schemas: not actionable here
+        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=outcome, digest=digest[:20])
+        entity = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "snapshot")])
     _client(base_dir).log_inputs(run_id, datasets=[entity])
 
 

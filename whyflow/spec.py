@@ -105,7 +105,7 @@ class AnalysisSpec(_Frozen):
     refute_simulations: int = Field(10, ge=2, le=1000)
     gates: Gates = Field(default_factory=Gates)
     seed: int = Field(42, ge=0)
-    workers: int = Field(1, ge=1, le=64)
+    workers: int | None = Field(None, ge=1, le=64)  # processes; default one per core
 
     @model_validator(mode="after")
     def _roles_fit_together(self) -> AnalysisSpec:

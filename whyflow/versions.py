@@ -15,17 +15,22 @@ def _git(base_dir: Path, *args: str) -> subprocess.CompletedProcess:
 
 
 def git_state(base_dir: Path) -> tuple[str, bool]:
-    """(commit, dirty): dirty means tracked files differ from the commit, as `git describe --dirty`."""
+    """(commit, dirty): dirty when tracked files differ from the commit or files git does not ignore
+    are untracked, since either can change what the run computes."""
     head = _git(base_dir, "rev-parse", "HEAD")
     if head.returncode != 0:
         return "none", True
-    status = _git(base_dir, "status", "--porcelain", "--untracked-files=no")
+    status = _git(base_dir, "status", "--porcelain", "--untracked-files=all")
     return head.stdout.strip(), bool(status.stdout.strip())
 
 
 def git_diff(base_dir: Path) -> str:
-    """The uncommitted change of tracked files against HEAD (binary-safe patch)."""
-    return _git(base_dir, "diff", "--binary", "HEAD").stdout
+    """The uncommitted change against HEAD as one patch, untracked (not ignored) files included."""
+    patch = _git(base_dir, "diff", "--binary", "HEAD").stdout
+    untracked = _git(base_dir, "ls-files", "--others", "--exclude-standard", "-z").stdout.split("\0")
+    for name in filter(None, untracked):
+        patch += _git(base_dir, "diff", "--binary", "--no-index", "--", "/dev/null", name).stdout
+    return patch
 
 
 def environment_lines() -> list[str]:
