@@ -130,7 +130,7 @@ def write_dataset(name: str, out_dir: Path, rows: int | None = None, seed: int |
     tmp = path.with_suffix(".parquet.tmp")
     frame.to_parquet(tmp, index=False)
     tmp.replace(path)
-    truth.update(rows=len(frame), generator=f"data.generate:{GENERATORS[name].__name__}", **kwargs)
+    truth.update(rows=len(frame), generator=f"data.generate:{GENERATORS[name].__name__}", seed=seed)
     (out_dir / f"{name}.truth.json").write_text(json.dumps(truth, indent=2) + "\n")
     return path
 

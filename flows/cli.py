@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import math
 import sys
 from typing import Any
@@ -59,6 +60,23 @@ def _print_summary(results: dict, run_id: str, results_dir: str) -> None:
     print(f"mlflow_run_id={run_id}", flush=True)
 
 
+class _NoTracebackForExpectedErrors(logging.Filter):
+    """Prefect logs a traceback for every failed task; for whyflow's own errors the one-line
+    message is the whole story, so the traceback is dropped (kept with --debug)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from whyflow.errors import WhyflowError
+
+        if record.exc_info and isinstance(record.exc_info[1], WhyflowError):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+def _quiet_expected_errors() -> None:
+    for name in ("prefect.task_runs", "prefect.flow_runs"):
+        logging.getLogger(name).addFilter(_NoTracebackForExpectedErrors())
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from whyflow.spec import apply_overrides, load_spec
 
@@ -70,6 +88,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_refuters(spec)
     from flows.analysis import analysis
     from whyflow.errors import GateFailed
+
+    if not args.debug:
+        _quiet_expected_errors()
 
     overrides = apply_overrides({}, args.set)
     try:

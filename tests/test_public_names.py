@@ -1,0 +1,16 @@
+import importlib
+
+import pytest
+
+MODULES = ["whyflow", "whyflow.spec", "whyflow.errors", "whyflow.constants", "whyflow.threads", "whyflow.versions",
+           "whyflow.parallel", "estimators", "estimators.base", "estimators.registry", "estimators.propensity",
+           "tasks.snapshot", "tasks.quality", "tasks.graph", "tasks.identify", "tasks.overlap", "tasks.estimate",
+           "tasks.refute", "tasks.report", "tasks.tracking", "tasks.record", "tasks.results", "tasks.validate",
+           "tasks.plots", "data.generate", "flows.cli"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_every_public_name_imports(name):
+    module = importlib.import_module(name)
+    for public in module.__all__:
+        assert hasattr(module, public), f"{name}.{public}"
