@@ -7,11 +7,12 @@ import pytest
 
 from tasks.snapshot import fetch_snapshot, file_md5, read_source, snapshot_data
 from whyflow.errors import DataError
+from tests.conftest import PARAMS
 from whyflow.spec import load_spec
 
 
 def sql_spec(project: Path, **sql):
-    text = (project / "params.yaml").read_text().replace(
+    text = PARAMS.replace(
         "data: {path: data/raw/coupon_618.parquet}", "data: " + json.dumps({"sql": sql}))
     (project / "params.yaml").write_text(text)
     return load_spec(project / "params.yaml", "coupon_618")
