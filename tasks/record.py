@@ -94,7 +94,7 @@ def _key(text: str) -> str:
 def metrics_of(results: dict) -> dict[str, float | None]:
     """MLflow metrics named as in DESIGN.md."""
     metrics: dict[str, float | None] = {}
-    for e in results["estimates"]:
+    for e in results.get("estimates", []):
         name = e["estimator"]
         metrics.update({f"ate.{name}": e["ate"], f"ate_ci_low.{name}": e["ci_low"],
                         f"ate_ci_high.{name}": e["ci_high"], f"p_value.{name}": e["p_value"],
@@ -117,7 +117,8 @@ def metrics_of(results: dict) -> dict[str, float | None]:
             metrics[_key(f"balance.smd_after.{column}")] = value
     for r in results.get("refutations", []):
         metrics[f"refute.{r['refuter']}.{r['estimator']}"] = r["p_value"]
-    metrics["identification.seconds"] = results["identification"]["seconds"]
+    if results.get("identification"):
+        metrics["identification.seconds"] = results["identification"]["seconds"]
     return {_key(k): v for k, v in metrics.items()}
 
 
