@@ -60,12 +60,12 @@ def coupon_campaign(rows: int | None = None, seed: int = 618) -> tuple[pd.DataFr
     level = _level_column(rng, rows)
     n = level.size
     history_mean = np.vectorize(_HISTORY_MEAN.get)(level)
-    historical_gmv = rng.gamma(shape=3.0, scale=history_mean / 3.0)
+    historical_gmv = rng.gamma(shape=6.0, scale=history_mean / 6.0)
     user_activity = rng.binomial(30, np.vectorize(_ACTIVITY_P.get)(level)).astype(float)
     purchase_frequency = rng.poisson(1.0 + historical_gmv / 400.0 + user_activity / 10.0).astype(float)
 
     shift = np.vectorize(lambda lv: LEVELS[lv][3])(level)
-    logit = (-1.2 + 0.55 * (historical_gmv - 800.0) / 700.0 + 0.8 * (user_activity - 10.0) / 5.0
+    logit = (-1.2 + 0.4 * (historical_gmv - 800.0) / 700.0 + 0.8 * (user_activity - 10.0) / 5.0
              + 0.15 * (purchase_frequency - 4.0) / 2.0 + shift)
     propensity = 1.0 / (1.0 + np.exp(-logit))
     coupon_sent = rng.binomial(1, propensity)
