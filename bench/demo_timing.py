@@ -49,7 +49,9 @@ def main() -> int:
     args = parser.parse_args()
     whyflow = str(Path(sys.executable).with_name("whyflow"))
     command = [whyflow, "run", args.analysis]
+    load_before = Path("/proc/loadavg").read_text().split()[:3]
     rows = [_measure(command) for _ in range(args.runs)]
+    load_after = Path("/proc/loadavg").read_text().split()[:3]
     walls = [r[0] for r in rows]
     lines = [
         f"# `whyflow run {args.analysis}`: wall time and peak memory",
@@ -59,6 +61,7 @@ def main() -> int:
         f"- command: `.venv/bin/python bench/demo_timing.py {args.analysis} --runs {args.runs}` "
         f"(each run: `/usr/bin/time -v whyflow run {args.analysis}`, Prefect's temporary server included)",
         "- peak RSS is the main process's (`/usr/bin/time` does not add the Prefect server or worker processes)",
+        f"- load average (1/5/15 min) before: {' '.join(load_before)}, after: {' '.join(load_after)}",
         "",
         "| run | wall s | peak RSS MiB | MLflow run |",
         "|---:|---:|---:|---|",

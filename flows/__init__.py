@@ -7,6 +7,7 @@ import os
 for _name, _value in {
     "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
     "PREFECT_LOGGING_EXTRA_LOGGERS": "tasks,estimators,whyflow",
+    "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",  # the same task functions also run outside flows
     "GX_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
