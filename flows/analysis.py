@@ -37,6 +37,7 @@ read_source_t = _task(snapshot.read_source, "read-source")
 validate_t = _task(validate.validate_inputs, "validate-inputs")
 identify_t = _task(identify.identify_effect, "identify")
 snapshot_t = _task(snapshot.snapshot_data, "snapshot")
+snapshot_file_t = _task(snapshot.snapshot_file, "snapshot-file")
 versions_t = _task(record.run_versions, "versions")
 start_tracking_t = _task(record.start_tracking, "start-tracking")
 quality_t = _task(quality.check_quality, "quality")
@@ -51,16 +52,19 @@ record_t = _task(record.record_run, "record")
 
 
 @flow(name="analysis", log_prints=False)
-def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[str, Any] | None = None) -> dict:
-    """Run one analysis of params.yaml end to end and log it to MLflow; returns the run summary."""
+def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[str, Any] | None = None,
+             snapshot: str | None = None) -> dict:
+    """Run one analysis of params.yaml end to end and log it to MLflow; returns the run summary.
+    With `snapshot` (a Parquet file, e.g. fetched from DVC) that exact file replaces the source."""
     spec = load_spec_t(params_file, analysis, overrides or {})
     warm_up(spec.workers or default_workers())
     names = resolve_estimators_t(spec)
     graph = load_graph_t(spec)
-    frame = read_source_t(spec)
+    stored = snapshot_file_t(snapshot, spec) if snapshot else None
+    frame = stored.frame if stored else read_source_t(spec)
     validate_t(frame, spec, graph)
     identification = identify_t(graph, spec)
-    snap = snapshot_t(frame, spec)
+    snap = stored or snapshot_t(frame, spec)
     versions = versions_t(spec, snap, graph)
     run_id = start_tracking_t(spec, versions, snap, graph)
     with record.tracked_run(spec, run_id), single_threaded():

@@ -94,12 +94,41 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     overrides = apply_overrides({}, args.set)
     try:
-        summary = analysis(analysis=args.analysis, params_file=str(args.params), overrides=overrides)
+        summary = analysis(analysis=args.analysis, params_file=str(args.params), overrides=overrides,
+                           snapshot=str(args.snapshot) if args.snapshot else None)
     except GateFailed as exc:
         if exc.run_id:
             print(f"mlflow_run_id={exc.run_id}", flush=True)
         raise
     _print_summary(summary["results"], summary["run_id"], summary["results_dir"])
+    return 0
+
+
+def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from flows.reproduce import reproduce
+    from whyflow.errors import ReproductionMismatch
+
+    if not args.debug:
+        _quiet_expected_errors()
+    report = reproduce(run_id=args.run_id, params_file=str(args.params))
+    for change in report["environment_changes"]:
+        print(f"warning: environment differs from the logged run: {change}", file=sys.stderr)
+    if report["differences"]:
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"reproduction {report['run_id']} differs from {report['original']}")
+        for header in ("what", "original", "reproduced"):
+            table.add_column(header)
+        for d in report["differences"]:
+            table.add_row(d["key"], d["original"], d["reproduced"])
+        Console(width=140).print(table)
+        print(f"mlflow_run_id={report['run_id']}", flush=True)
+        raise ReproductionMismatch(f"{len(report['differences'])} difference(s) between run {report['original']} "
+                                   f"and its reproduction {report['run_id']}")
+    print(f"reproduced run {report['original']} exactly: {report['compared_metrics']} metrics identical "
+          f"(timings aside), same data md5, graph, params and seed")
+    print(f"mlflow_run_id={report['run_id']}", flush=True)
     return 0
 
 
@@ -133,7 +162,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec key (dotted, YAML value), e.g. --set gates.min_common_support=0.8")
+    run.add_argument("--snapshot", metavar="FILE.parquet",
+                     help="run on this exact Parquet snapshot instead of the declared source (stored in DVC too)")
     run.set_defaults(handler=_cmd_run)
+    rep = commands.add_parser("reproduce", help="re-run a logged run from its recorded versions and compare")
+    rep.add_argument("run_id", help="the MLflow run id printed by `whyflow run`")
+    rep.add_argument("--params", default="params.yaml", help="params file of the project (locates git, DVC, MLflow)")
+    rep.set_defaults(handler=_cmd_reproduce)
     est = commands.add_parser("estimators", help="list the estimator registry")
     est.add_argument("--json", action="store_true", help="machine-readable output")
     est.set_defaults(handler=_cmd_estimators)

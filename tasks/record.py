@@ -62,7 +62,7 @@ def start_tracking(spec: AnalysisSpec, versions: dict[str, Any], snapshot: Snaps
         folder = Path(tmp)
         (folder / "graph.dot").write_text(graph.to_dot())
         (folder / "environment.txt").write_text("\n".join(environment_lines()) + "\n")
-        (folder / "spec.json").write_text(json.dumps(json.loads(json.dumps(tracking.flat_params(spec))), indent=2))
+        (folder / "spec.json").write_text(json.dumps(tracking.logged_spec(spec), indent=2, sort_keys=True))
         if versions["git_dirty"] and versions["git_commit"] != "none":
             (folder / "git.diff").write_text(git_diff(spec.base_dir))
         tracking.log_artifacts(spec.base_dir, run_id, folder, "versions")

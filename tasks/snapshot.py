@@ -20,7 +20,7 @@ import pandas as pd
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec, SqlSource
 
-__all__ = ["Snapshot", "read_source", "snapshot_data", "file_md5", "fetch_snapshot"]
+__all__ = ["Snapshot", "read_source", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot"]
 
 log = logging.getLogger(__name__)
 
@@ -134,6 +134,31 @@ def fetch_snapshot(md5: str, base_dir: Path) -> Path:
         repo.close()
 
 
+def _stored(path: Path, md5: str, spec: AnalysisSpec) -> Snapshot:
+    remote = _store_in_dvc(path, md5, spec.base_dir)
+    # Downstream steps use the frame as stored, so a reproduction from DVC sees the same values.
+    stored = pd.read_parquet(path)
+    log.info("snapshot %s: %d rows, stored in DVC cache and remote %r", md5, len(stored), remote)
+    return Snapshot(md5=md5, path=path, rows=len(stored),
+                    schema={column: str(dtype) for column, dtype in stored.dtypes.items()},
+                    source=spec.data.describe(), remote=remote, frame=stored)
+
+
+def snapshot_file(path: str | Path, spec: AnalysisSpec, expected_md5: str | None = None) -> Snapshot:
+    """Use an existing Parquet snapshot as it is (e.g. one fetched from DVC to reproduce a run)."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"analysis '{spec.name}': snapshot file {str(path)!r} not found")
+    md5 = file_md5(path)
+    if expected_md5 is not None and md5 != expected_md5:
+        raise DataError(f"snapshot {str(path)!r} has md5 {md5}, expected {expected_md5}")
+    try:
+        pd.read_parquet(path, columns=[])
+    except Exception:
+        raise DataError(f"analysis '{spec.name}': snapshot file {str(path)!r} is not Parquet") from None
+    return _stored(path, md5, spec)
+
+
 def snapshot_data(frame: pd.DataFrame, spec: AnalysisSpec) -> Snapshot:
     """Freeze the frame as Parquet, store it in DVC, and return it as read back from the snapshot."""
     directory = spec.base_dir / "data" / "snapshots" / spec.name
@@ -147,16 +172,4 @@ def snapshot_data(frame: pd.DataFrame, spec: AnalysisSpec) -> Snapshot:
     else:
         staging.replace(path)
         path.chmod(0o444)
-    remote = _store_in_dvc(path, md5, spec.base_dir)
-    # Downstream steps use the frame as stored, so a reproduction from DVC sees the same values.
-    stored = pd.read_parquet(path)
-    log.info("snapshot %s: %d rows, stored in DVC cache and remote %r", md5, len(stored), remote)
-    return Snapshot(
-        md5=md5,
-        path=path,
-        rows=len(stored),
-        schema={column: str(dtype) for column, dtype in stored.dtypes.items()},
-        source=spec.data.describe(),
-        remote=remote,
-        frame=stored,
-    )
+    return _stored(path, md5, spec)

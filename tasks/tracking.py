@@ -14,7 +14,7 @@ from typing import Any
 from whyflow import constants as C
 from whyflow.spec import AnalysisSpec, redact_url
 
-__all__ = ["tracking_uri", "start_run", "log_metrics", "log_artifacts", "log_dataset", "set_tags", "finish_run",
+__all__ = ["client", "safe_uri", "logged_spec", "tracking_uri", "start_run", "log_metrics", "log_artifacts", "log_dataset", "set_tags", "finish_run",
            "flat_params", "get_run"]
 
 log = logging.getLogger(__name__)
@@ -25,23 +25,36 @@ def tracking_uri(base_dir: Path) -> str:
     return os.environ.get("MLFLOW_TRACKING_URI") or f"sqlite:///{base_dir / C.DEFAULT_TRACKING_DB}"
 
 
-def _client(base_dir: Path):
+def safe_uri(base_dir: Path) -> str:
+    """The tracking URI with any password masked, for messages and logs."""
+    return redact_url(tracking_uri(base_dir))
+
+
+def client(base_dir: Path):
     from mlflow.tracking import MlflowClient
 
     return MlflowClient(tracking_uri=tracking_uri(base_dir))
 
 
-def _experiment(client, name: str, base_dir: Path) -> str:
-    found = client.get_experiment_by_name(name)
+def _experiment(store, name: str, base_dir: Path) -> str:
+    found = store.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
     location = None
     if "MLFLOW_TRACKING_URI" not in os.environ:
         location = (base_dir / C.DEFAULT_ARTIFACT_DIR / name).as_uri()
     try:
-        return client.create_experiment(name, artifact_location=location)
+        return store.create_experiment(name, artifact_location=location)
     except Exception:  # created meanwhile by a concurrent run
-        return client.get_experiment_by_name(name).experiment_id
+        return store.get_experiment_by_name(name).experiment_id
+
+
+def logged_spec(spec: AnalysisSpec) -> dict[str, Any]:
+    """The validated spec as logged (versions/spec.json): what a reproduction runs again."""
+    content = spec.content()
+    if content["data"].get("sql"):
+        content["data"]["sql"]["url"] = redact_url(content["data"]["sql"]["url"])
+    return content
 
 
 def flat_params(spec: AnalysisSpec) -> dict[str, str]:
@@ -55,10 +68,7 @@ def flat_params(spec: AnalysisSpec) -> dict[str, str]:
         else:
             flat[prefix] = json.dumps(value) if isinstance(value, (list, dict)) else str(value)
 
-    content = spec.content()
-    if content["data"].get("sql"):
-        content["data"]["sql"]["url"] = redact_url(content["data"]["sql"]["url"])
-    walk("", content)
+    walk("", logged_spec(spec))
     return {k: v[:6000] for k, v in flat.items()}
 
 
@@ -66,12 +76,12 @@ def start_run(spec: AnalysisSpec, versions: dict[str, Any]) -> str:
     """Create the run with every version tag set up front, so even a failed run is reproducible."""
     from mlflow.entities import Param
 
-    client = _client(spec.base_dir)
-    experiment = _experiment(client, spec.name, spec.base_dir)
+    store = client(spec.base_dir)
+    experiment = _experiment(store, spec.name, spec.base_dir)
     tags = {C.VERSION_TAGS[k]: str(v).lower() if isinstance(v, bool) else str(v) for k, v in versions.items()}
-    run = client.create_run(experiment, run_name=f"{spec.name}-{str(versions['data_md5'])[:8]}", tags=tags)
-    client.log_batch(run.info.run_id, params=[Param(k, v) for k, v in flat_params(spec).items()])
-    log.info("MLflow run %s in experiment %r (%s)", run.info.run_id, spec.name, redact_url(tracking_uri(spec.base_dir)))
+    run = store.create_run(experiment, run_name=f"{spec.name}-{str(versions['data_md5'])[:8]}", tags=tags)
+    store.log_batch(run.info.run_id, params=[Param(k, v) for k, v in flat_params(spec).items()])
+    log.info("MLflow run %s in experiment %r (%s)", run.info.run_id, spec.name, safe_uri(spec.base_dir))
     return run.info.run_id
 
 
@@ -81,19 +91,19 @@ def log_metrics(base_dir: Path, run_id: str, metrics: dict[str, float | None]) -
     now = int(time.time() * 1000)
     batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()
              if v is not None and isinstance(v, (int, float)) and math.isfinite(v)]
-    client = _client(base_dir)
+    store = client(base_dir)
     for start in range(0, len(batch), 1000):
-        client.log_batch(run_id, metrics=batch[start:start + 1000])
+        store.log_batch(run_id, metrics=batch[start:start + 1000])
 
 
 def set_tags(base_dir: Path, run_id: str, tags: dict[str, str]) -> None:
-    client = _client(base_dir)
+    store = client(base_dir)
     for key, value in tags.items():
-        client.set_tag(run_id, key, value)
+        store.set_tag(run_id, key, value)
 
 
 def log_artifacts(base_dir: Path, run_id: str, directory: Path, artifact_path: str | None = None) -> None:
-    _client(base_dir).log_artifacts(run_id, str(directory), artifact_path)
+    client(base_dir).log_artifacts(run_id, str(directory), artifact_path)
 
 
 def log_dataset(base_dir: Path, run_id: str, frame, *, name: str, source: str, digest: str, outcome: str) -> None:
@@ -105,15 +115,15 @@ def log_dataset(base_dir: Path, run_id: str, frame, *, name: str, source: str, d
         warnings.simplefilter("ignore")  # MLflow's hints on source kinds and integer schemas: not actionable here
         dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=outcome, digest=digest[:20])
         entity = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "snapshot")])
-    _client(base_dir).log_inputs(run_id, datasets=[entity])
+    client(base_dir).log_inputs(run_id, datasets=[entity])
 
 
 def finish_run(base_dir: Path, run_id: str, status: str, reason: str | None = None) -> None:
-    client = _client(base_dir)
+    store = client(base_dir)
     if reason:
-        client.set_tag(run_id, C.TAG_FAILURE, reason[:5000])
-    client.set_terminated(run_id, status=status)
+        store.set_tag(run_id, C.TAG_FAILURE, reason[:5000])
+    store.set_terminated(run_id, status=status)
 
 
 def get_run(base_dir: Path, run_id: str):
-    return _client(base_dir).get_run(run_id)
+    return client(base_dir).get_run(run_id)

@@ -5,6 +5,7 @@ __all__ = [
     "EXIT_INTERNAL",
     "EXIT_BAD_INPUT",
     "EXIT_GATE",
+    "EXIT_MISMATCH",
     "TAG_ANALYSIS",
     "TAG_DATA_MD5",
     "TAG_DATA_PATH",
@@ -27,6 +28,7 @@ EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_GATE = 3
+EXIT_MISMATCH = 4
 
 TAG_ANALYSIS = "whyflow.analysis"
 TAG_DATA_MD5 = "whyflow.data.md5"

@@ -7,6 +7,8 @@ __all__ = [
     "GraphError",
     "IdentificationError",
     "GateFailed",
+    "ReproductionError",
+    "ReproductionMismatch",
 ]
 
 
@@ -48,3 +50,15 @@ class GateFailed(WhyflowError):
     def __init__(self, message: str, run_id: str | None = None):
         super().__init__(message)
         self.run_id = run_id
+
+
+class ReproductionError(WhyflowError):
+    """A logged run cannot be reproduced here: unknown run or commit, missing or altered snapshot."""
+
+    exit_code = 2
+
+
+class ReproductionMismatch(WhyflowError):
+    """The reproduction ran, and some metric or version differs from the original run."""
+
+    exit_code = 4

@@ -10,6 +10,10 @@ from pathlib import Path
 __all__ = ["git_state", "git_diff", "environment_lines", "environment_sha256"]
 
 
+# Files a run or `dvc repro` writes itself; they record state, they do not change what is computed.
+_NOT_CODE = (":(top)", ":(top,exclude,glob)**/dvc.lock", ":(top,exclude,glob)**/.whyflow-reproduce.yaml")
+
+
 def _git(base_dir: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(["git", *args], cwd=base_dir, capture_output=True, text=True, check=False)
 
@@ -20,14 +24,14 @@ def git_state(base_dir: Path) -> tuple[str, bool]:
     head = _git(base_dir, "rev-parse", "HEAD")
     if head.returncode != 0:
         return "none", True
-    status = _git(base_dir, "status", "--porcelain", "--untracked-files=all")
+    status = _git(base_dir, "status", "--porcelain", "--untracked-files=all", "--", *_NOT_CODE)
     return head.stdout.strip(), bool(status.stdout.strip())
 
 
 def git_diff(base_dir: Path) -> str:
     """The uncommitted change against HEAD as one patch, untracked (not ignored) files included."""
-    patch = _git(base_dir, "diff", "--binary", "HEAD").stdout
-    untracked = _git(base_dir, "ls-files", "--others", "--exclude-standard", "-z").stdout.split("\0")
+    patch = _git(base_dir, "diff", "--binary", "HEAD", "--", *_NOT_CODE).stdout
+    untracked = _git(base_dir, "ls-files", "--others", "--exclude-standard", "-z", "--", *_NOT_CODE).stdout.split("\0")
     for name in filter(None, untracked):
         patch += _git(base_dir, "diff", "--binary", "--no-index", "--", "/dev/null", name).stdout
     return patch

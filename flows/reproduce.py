@@ -1,0 +1,53 @@
+"""The reproduce flow: re-run a logged MLflow run from its recorded versions and compare.
+
+Only wiring: the steps are plain functions in tasks/reproduce.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks import reproduce as steps
+from tasks.snapshot import fetch_snapshot
+from tasks.tracking import set_tags
+from whyflow.constants import TAG_REPRODUCES
+
+__all__ = ["reproduce"]
+
+
+def _task(fn, name: str):
+    return task(fn, name=name, cache_policy=NO_CACHE)
+
+
+load_logged_run_t = _task(steps.load_logged_run, "load-logged-run")
+fetch_snapshot_t = _task(fetch_snapshot, "fetch-snapshot")
+checkout_t = _task(steps.checkout_commit, "checkout-commit")
+rerun_t = _task(steps.rerun, "rerun")
+compare_t = _task(steps.compare_runs, "compare")
+
+
+@flow(name="reproduce", log_prints=False)
+def reproduce(run_id: str, params_file: str = "params.yaml") -> dict:
+    """Re-execute a logged run with its code, data snapshot, spec and seed; compare every metric."""
+    base_dir = Path(params_file).resolve().parent
+    logged = load_logged_run_t(base_dir, run_id)
+    snapshot = fetch_snapshot_t(logged.versions["data_md5"], base_dir)
+    worktree = checkout_t(base_dir, logged.versions["git_commit"], logged.diff)
+    try:
+        new_run = rerun_t(logged, worktree, snapshot, base_dir)
+    finally:
+        steps.remove_worktree(base_dir, worktree)
+    set_tags(base_dir, new_run, {TAG_REPRODUCES: run_id})
+    reproduced = load_logged_run_t(base_dir, new_run)
+    differences = compare_t(logged, reproduced)
+    return {
+        "original": run_id,
+        "run_id": new_run,
+        "compared_metrics": len([k for k in logged.metrics if not k.startswith(("seconds.", "identification."))]),
+        "differences": [d.__dict__ for d in differences],
+        "environment_changes": steps.environment_changes(logged.environment),
+        "environment_matches": logged.versions["env_sha256"] == reproduced.versions["env_sha256"],
+    }
