@@ -15,6 +15,7 @@ from typing import Any, Iterator
 from estimators.base import Estimate
 from tasks import plots, report, results as results_io, tracking
 from tasks.graph import CausalGraph
+from tasks.graph_tests import GraphTestReport
 from tasks.identify import Identification
 from tasks.overlap import OverlapReport
 from tasks.quality import QualityReport
@@ -119,6 +120,11 @@ def metrics_of(results: dict) -> dict[str, float | None]:
         metrics[f"refute.{r['refuter']}.{r['estimator']}"] = r["p_value"]
     if results.get("identification"):
         metrics["identification.seconds"] = results["identification"]["seconds"]
+    tested = results.get("graph_tests")
+    if tested:
+        metrics.update({C.METRIC_GRAPH_IMPLIED: tested["implied"], C.METRIC_GRAPH_VIOLATED: tested["violated_share"],
+                        C.METRIC_GRAPH_RANDOM_VIOLATED: tested["random_violated_share"],
+                        C.METRIC_GRAPH_P_VALUE: tested["p_value"]})
     return {_key(k): v for k, v in metrics.items()}
 
 
@@ -131,14 +137,14 @@ def _payloads(results: dict) -> dict[str, Any]:
         C.RESULT_FILES["identification"]: results["identification"],
         C.RESULT_FILES["refutation"]: {"refutations": results.get("refutations", []),
                                        "survivors": results.get("survivors", [])},
-    }
+    } | ({C.RESULT_FILES["graph_tests"]: results["graph_tests"]} if results.get("graph_tests") else {})
 
 
 def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
     """A failed gate: log the evidence gathered so far (metrics, JSON) to the kept MLflow run."""
     tracking.log_metrics(spec.base_dir, run_id, {_key(k): v for k, v in metrics_of(partial).items()})
     with tempfile.TemporaryDirectory() as tmp:
-        for name in ("quality", "overlap", "identification"):
+        for name in ("quality", "overlap", "identification", "graph_tests"):
             if partial.get(name) is not None:
                 results_io.write_json(Path(tmp), C.RESULT_FILES[name], partial[name])
         tracking.log_artifacts(spec.base_dir, run_id, Path(tmp), "results")
@@ -146,7 +152,8 @@ def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
 
 def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: QualityReport,
                identification: Identification, overlap: OverlapReport | None, estimates: list[Estimate],
-               naive: Estimate, refutations: list[Refutation], cate: dict, graph: CausalGraph) -> RunOutcome:
+               naive: Estimate, refutations: list[Refutation], cate: dict, graph: CausalGraph,
+               graph_tests: GraphTestReport | None = None) -> RunOutcome:
     """Write results files, plots and the report; log them and the metrics to the MLflow run."""
     truth = known_truth(spec)
     results = results_io.to_jsonable({
@@ -155,6 +162,7 @@ def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: Qual
         "cate_by_segment": cate, "quality": quality.to_json() | {"validation": None},
         "identification": identification.to_json(), "overlap": overlap.to_json() if overlap else None,
         "refutations": [r.to_json() for r in refutations], "survivors": survivors(estimates, refutations),
+        "graph_tests": graph_tests.to_json() if graph_tests else None,
     })
     results["spec"]["name"] = spec.name
     staging = results_io.staging_dir(spec.base_dir, spec.name)
@@ -162,6 +170,7 @@ def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: Qual
         for name, payload in _payloads(results).items():
             results_io.write_json(staging, name, payload)
         results_io.write_json(staging, "gx_validation.json", quality.validation)
+        results_io.write_json(staging, "metrics.json", dict(sorted(metrics_of(results).items())))
         figures = staging / "plots"
         figures.mkdir()
         made = {"forest": plots.forest_plot(

@@ -10,8 +10,9 @@ from pathlib import Path
 __all__ = ["git_state", "git_diff", "environment_lines", "environment_sha256"]
 
 
-# Files a run or `dvc repro` writes itself; they record state, they do not change what is computed.
-_NOT_CODE = (":(top)", ":(top,exclude,glob)**/dvc.lock", ":(top,exclude,glob)**/.whyflow-reproduce.yaml")
+# What a run or `dvc repro` writes itself (results, dvc.lock, ignore lists): state, not code.
+_NOT_CODE = (":(top)", ":(top,exclude,glob)**/dvc.lock", ":(top,exclude,glob)**/.whyflow-reproduce.yaml",
+             ":(top,exclude,glob)**/.gitignore", ":(top,exclude)results")
 
 
 def _git(base_dir: Path, *args: str) -> subprocess.CompletedProcess:
