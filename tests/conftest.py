@@ -78,3 +78,28 @@ def prefect_server():
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+def clone_repository(root: Path, remote: Path) -> Path:
+    """A clone of this repository (its committed code) set up as a small project: test params,
+    generated data, a DVC remote in a temporary folder. Runs there use the clone's code."""
+    from data.generate import write_dataset
+
+    subprocess.run(["git", "clone", "-q", str(REPO), str(root)], check=True)
+    (root / "params.yaml").write_text(PARAMS)
+    config = (root / ".dvc" / "config").read_text()
+    (root / ".dvc" / "config").write_text(config.replace("url = ../dvcstore", f"url = {remote}"))
+    write_dataset("coupon_618", root / "data" / "raw", rows=8000, seed=11)
+    write_dataset("churn", root / "data" / "raw", rows=20000, seed=12)
+    git(root, "commit", "-qam", "test project")
+    return root
+
+
+def whyflow_cli(root: Path, *args: str, env: dict | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
+    """`python -m flows.cli ARGS` with the clone's code first on the path."""
+    import sys
+
+    full_env = {**os.environ, "PYTHONPATH": str(root), "WHYFLOW_WORKERS": "1", **(env or {})}
+    full_env.pop("MLFLOW_TRACKING_URI", None)
+    return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=root, env=full_env, capture_output=True,
+                          text=True, timeout=timeout)
