@@ -115,18 +115,34 @@ def _store_in_dvc(path: Path, md5: str, base_dir: Path) -> str:
         repo.close()
 
 
-def fetch_snapshot(md5: str, base_dir: Path) -> Path:
-    """Path of the cached snapshot with this md5, pulled from the default remote when needed."""
-    from dvc_data.hashfile.hash_info import HashInfo
+def _pull_verified(repo, md5: str, cache) -> None:
+    """Copy one object from the default remote into the cache after checking its md5.
 
+    Done here rather than with `dvc pull`, which deletes an object that fails verification from a
+    local remote and then reports it missing: an altered snapshot is refused and left as found."""
+    import tempfile
+
+    remote = repo.cloud.get_remote_odb()
+    path = remote.oid_to_path(md5)
+    if not remote.fs.exists(path):
+        raise DataError(f"snapshot {md5} is neither in the DVC cache nor on the default remote")
+    with tempfile.TemporaryDirectory() as tmp:
+        local = Path(tmp) / md5
+        remote.fs.get_file(path, str(local))
+        if file_md5(local) != md5:
+            raise DataError(f"snapshot {md5} on the DVC remote does not match its md5 (altered after it was "
+                            "stored); refusing to use it")
+        cache.add(str(local), cache.fs, md5)
+
+
+def fetch_snapshot(md5: str, base_dir: Path) -> Path:
+    """Path of the cached snapshot with this md5, fetched from the default remote when needed."""
     repo = _dvc_repo(base_dir)
     try:
         cache = repo.cache.local
         cached = Path(cache.oid_to_path(md5))
         if not cached.is_file():
-            repo.cloud.pull([HashInfo("md5", md5)])
-        if not cached.is_file():
-            raise DataError(f"snapshot {md5} is neither in the DVC cache nor on the default remote")
+            _pull_verified(repo, md5, cache)
         if file_md5(cached) != md5:
             raise DataError(f"snapshot {md5} in the DVC cache does not match its md5 (changed after it was stored)")
         return cached
