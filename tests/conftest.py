@@ -80,6 +80,14 @@ def prefect_server():
         yield
 
 
+@pytest.fixture(scope="session")
+def prefect_api_url(prefect_server) -> str:
+    """The session's Prefect API, for subprocesses: saves each its own temporary server start."""
+    from prefect.settings import PREFECT_API_URL
+
+    return PREFECT_API_URL.value()
+
+
 def clone_repository(root: Path, remote: Path) -> Path:
     """A clone of this repository (its committed code) set up as a small project: test params,
     generated data, a DVC remote in a temporary folder. Runs there use the clone's code."""
