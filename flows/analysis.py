@@ -16,7 +16,7 @@ pin_threads()
 
 from tasks import estimate as estimate_step  # noqa: E402  (after the thread pinning)
 from tasks import graph as graph_step  # noqa: E402
-from tasks import identify, overlap, quality, record, refute, snapshot, validate  # noqa: E402
+from tasks import graph_tests, identify, overlap, quality, record, refute, snapshot, validate  # noqa: E402
 from whyflow.errors import GateFailed  # noqa: E402
 from whyflow.parallel import default_workers, warm_up  # noqa: E402
 from whyflow.spec import load_spec  # noqa: E402
@@ -36,6 +36,7 @@ load_graph_t = _task(graph_step.load_graph, "graph")
 read_source_t = _task(snapshot.read_source, "read-source")
 validate_t = _task(validate.validate_inputs, "validate-inputs")
 identify_t = _task(identify.identify_effect, "identify")
+graph_tests_t = _task(graph_tests.test_graph_implications, "graph-tests")
 snapshot_t = _task(snapshot.snapshot_data, "snapshot")
 snapshot_file_t = _task(snapshot.snapshot_file, "snapshot-file")
 versions_t = _task(record.run_versions, "versions")
@@ -74,6 +75,12 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
         if not checked.success:
             record_failure_t(spec, run_id, partial)
             raise GateFailed(checked.reason)
+        tested = graph_tests_t(graph, snap.frame, spec)  # the graph's implied independences vs the snapshot
+        partial["graph_tests"] = tested.to_json()
+        graph_gate = graph_tests.graph_gate_failure(tested, spec.gates)
+        if graph_gate:
+            record_failure_t(spec, run_id, partial)
+            raise GateFailed(graph_gate)
         data = causal_data_t(snap.frame, spec, identification)
         balance = None
         if spec.treatment_type == "binary":
@@ -88,5 +95,5 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
                                workers=spec.workers or default_workers())
         outcome = record_t(spec, run_id, versions=versions, quality=checked, identification=identification,
                            overlap=balance, estimates=estimates, naive=naive, refutations=refutations,
-                           cate=cate_t(estimates, data), graph=graph)
+                           cate=cate_t(estimates, data), graph=graph, graph_tests=tested)
     return {"run_id": outcome.run_id, "results_dir": str(outcome.results_dir), "results": outcome.results}

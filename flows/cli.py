@@ -172,6 +172,9 @@ def _parser() -> argparse.ArgumentParser:
     est = commands.add_parser("estimators", help="list the estimator registry")
     est.add_argument("--json", action="store_true", help="machine-readable output")
     est.set_defaults(handler=_cmd_estimators)
+    from flows.graph_cli import add_graph_parser  # argparse only: the graph tools load when a command runs
+
+    add_graph_parser(commands)
     return parser
 
 

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,11 +15,15 @@ import networkx as nx
 from whyflow.errors import GraphError
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["CausalGraph", "load_graph", "graph_from_roles", "parse_graph_text", "check_graph", "canonical_form"]
+__all__ = ["CausalGraph", "load_graph", "read_graph_file", "graph_format", "graph_from_roles", "parse_graph_text",
+           "check_graph", "check_dag", "check_roles", "check_columns", "canonical_form"]
 
 _TRUE = {"true", "yes", "1"}
 _LAYOUT_ATTRIBUTES = {"label", "style", "color", "shape", "pos", "fillcolor", "fontcolor", "penwidth",
-                      "width", "height", "fontsize", "fontname", "xlabel", "tooltip", "weight", "id", "name"}
+                      "width", "height", "fontsize", "fontname", "xlabel", "tooltip", "weight", "id", "name",
+                      "graphics", "LabelGraphics"}  # the last two: yEd/Cytoscape GML layout blocks
+_PYDOT_LOCATION = re.compile(r"^(?P<what>.*?)\s*\(at char \d+\),\s*\(line:(?P<line>\d+), col:(?P<col>\d+)\)")
+_GML_LOCATION = re.compile(r"^(?P<what>.*?)\s*at \((?P<line>\d+), (?P<col>\d+)\)$")
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,25 @@ def _is_latent(attributes: dict) -> bool:
     return latent or unobserved
 
 
+def _name(text: str) -> str:
+    return str(text).strip('"')
+
+
+def _endpoints(end) -> list[str]:
+    """An edge end is a node name or an anonymous subgraph `{a b}` (pydot gives its node table)."""
+    return [_name(end)] if isinstance(end, str) else [_name(n) for n in end["nodes"]]
+
+
+def _walk_pydot(dot, nodes: dict[str, dict], edges: list[tuple[str, str]]) -> None:
+    """Node statements and edges of a graph and of its (nested) subgraphs, in file order."""
+    for node in dot.get_node_list():
+        nodes.setdefault(_name(node.get_name()), {}).update(node.get_attributes())
+    for edge in dot.get_edge_list():
+        edges.extend((a, b) for a in _endpoints(edge.get_source()) for b in _endpoints(edge.get_destination()))
+    for sub in dot.get_subgraph_list():
+        _walk_pydot(sub, nodes, edges)
+
+
 def _from_pydot(text: str, name: str) -> nx.DiGraph:
     import pydot
 
@@ -69,33 +93,56 @@ def _from_pydot(text: str, name: str) -> nx.DiGraph:
         parsed = pydot.graph_from_dot_data(text)
     if not parsed:
         detail = next((ln.strip() for ln in captured.getvalue().splitlines() if "line:" in ln), "")
-        raise GraphError(f"graph {name!r} is not valid DOT" + (f": {detail}" if detail else ""))
+        where = _PYDOT_LOCATION.match(detail)
+        if where:
+            detail = f" at line {where['line']}, column {where['col']}: {where['what']}"
+        raise GraphError(f"graph {name!r} is not valid DOT" + (detail if where else f": {detail}" if detail else ""))
     if len(parsed) > 1:
         raise GraphError(f"graph {name!r} holds {len(parsed)} graphs; expected one digraph")
     dot = parsed[0]
     if dot.get_type() != "digraph":
         raise GraphError(f"graph {name!r} must be a 'digraph' (directed); got {dot.get_type()!r}")
-    multi = nx.nx_pydot.from_pydot(dot)
-    if multi.number_of_edges() != len(set(multi.edges())):
-        duplicate = next(e for e in multi.edges() if multi.number_of_edges(*e) > 1)
+    nodes: dict[str, dict] = {}
+    edges: list[tuple[str, str]] = []
+    _walk_pydot(dot, nodes, edges)
+    if not dot.get_strict() and len(edges) != len(set(edges)):  # `strict digraph` merges repeats by definition
+        seen: set[tuple[str, str]] = set()
+        duplicate = next(e for e in edges if e in seen or seen.add(e))
         raise GraphError(f"graph {name!r} lists the edge {duplicate[0]} -> {duplicate[1]} more than once")
-    return nx.DiGraph(multi)
+    dag = nx.DiGraph()
+    dag.add_nodes_from(nodes.items())
+    dag.add_edges_from(edges)
+    return dag
+
+
+def _from_gml(text: str, name: str) -> nx.DiGraph:
+    label = "label" if re.search(r"\blabel\b", text) else "id"
+    try:
+        raw = nx.parse_gml(text, label=label)
+    except nx.NetworkXError as exc:
+        message = str(exc).splitlines()[0]
+        where = _GML_LOCATION.match(message)
+        if where:
+            raise GraphError(f"graph {name!r} is not valid GML at line {where['line']}, column {where['col']}: "
+                             f"{where['what']}") from None
+        if "is duplicated" in message and message.startswith("edge"):
+            multi = nx.parse_gml(re.sub(r"\bgraph\s*\[", "graph [ multigraph 1", text, count=1), label=label)
+            a, b = next(e for e in multi.edges() if multi.number_of_edges(*e) > 1)
+            raise GraphError(f"graph {name!r} lists the edge {a} -> {b} more than once") from None
+        raise GraphError(f"graph {name!r} is not valid GML: {message}") from None
+    except Exception as exc:  # the GML tokenizer raises plain errors on some inputs
+        raise GraphError(f"graph {name!r} is not valid GML: {str(exc).splitlines()[0]}") from None
+    if raw.is_multigraph() and raw.number_of_edges() != len(set(raw.edges())):
+        a, b = next(e for e in raw.edges() if raw.number_of_edges(*e) > 1)
+        raise GraphError(f"graph {name!r} lists the edge {a} -> {b} more than once")
+    if not raw.is_directed():
+        raise GraphError(f"graph {name!r} must be directed (GML 'directed 1')")
+    return nx.DiGraph(raw)
 
 
 def parse_graph_text(text: str, name: str, fmt: str = "dot") -> nx.DiGraph:
     """A DiGraph with a boolean 'latent' node attribute, from DOT or GML text."""
-    if fmt == "gml":
-        try:
-            raw = nx.parse_gml(text, label="id" if "label" not in text else "label")
-        except Exception as exc:
-            raise GraphError(f"graph {name!r} is not valid GML: {str(exc).splitlines()[0]}") from None
-        if raw.is_multigraph() and raw.number_of_edges() != len(set(raw.edges())):
-            raise GraphError(f"graph {name!r} lists an edge more than once")
-        if not raw.is_directed():
-            raise GraphError(f"graph {name!r} must be directed (GML 'directed 1')")
-        raw = nx.DiGraph(raw)
-    else:
-        raw = _from_pydot(text, name)
+    raw = _from_gml(text, name) if fmt == "gml" else _from_pydot(text, name)
     dag = nx.DiGraph()
     for node, attributes in raw.nodes(data=True):
         label = str(node).strip('"')
@@ -114,6 +161,21 @@ def parse_graph_text(text: str, name: str, fmt: str = "dot") -> nx.DiGraph:
     return dag
 
 
+def graph_format(path: str | Path) -> str:
+    """'gml' for .gml files, otherwise 'dot' (.dot, .gv)."""
+    return "gml" if Path(path).suffix.lower() == ".gml" else "dot"
+
+
+def read_graph_file(path: str | Path, name: str | None = None) -> CausalGraph:
+    """A graph file on its own (no analysis spec), parsed and checked to be a DAG."""
+    path = Path(path)
+    name = name or str(path)
+    if not path.is_file():
+        raise GraphError(f"graph file {name!r} not found")
+    dag = parse_graph_text(path.read_text(), name, graph_format(path))
+    return check_dag(CausalGraph(dag=dag, source=name))
+
+
 def load_graph(spec: AnalysisSpec) -> CausalGraph:
     """The spec's graph file, or the graph its declared roles imply; checked to be a DAG."""
     if spec.graph is None:
@@ -121,8 +183,7 @@ def load_graph(spec: AnalysisSpec) -> CausalGraph:
     path = spec.resolve(spec.graph)
     if not path.is_file():
         raise GraphError(f"analysis '{spec.name}': graph file {spec.graph!r} not found")
-    fmt = "gml" if path.suffix.lower() == ".gml" else "dot"
-    dag = parse_graph_text(path.read_text(), spec.graph, fmt)
+    dag = parse_graph_text(path.read_text(), spec.graph, graph_format(path))
     return check_graph(CausalGraph(dag=dag, source=spec.graph), spec)
 
 
@@ -141,8 +202,8 @@ def graph_from_roles(spec: AnalysisSpec) -> CausalGraph:
     return CausalGraph(dag=dag, source="confounders")
 
 
-def check_graph(graph: CausalGraph, spec: AnalysisSpec, columns: list[str] | None = None) -> CausalGraph:
-    """A DAG that contains treatment and outcome, and whose observed nodes are columns (if given)."""
+def check_dag(graph: CausalGraph) -> CausalGraph:
+    """No self-loops and no cycles; a cycle is spelled out node by node."""
     dag, name = graph.dag, graph.source
     loops = list(nx.selfloop_edges(dag))
     if loops:
@@ -150,15 +211,33 @@ def check_graph(graph: CausalGraph, spec: AnalysisSpec, columns: list[str] | Non
     if not nx.is_directed_acyclic_graph(dag):
         cycle = [a for a, _ in nx.find_cycle(dag)]
         raise GraphError(f"graph {name!r} has a cycle: {' -> '.join(cycle + [cycle[0]])}")
-    for role in ("treatment", "outcome"):
-        node = getattr(spec, role)
-        if node not in dag:
-            raise GraphError(f"graph {name!r} has no node for the {role} {node!r}")
-        if dag.nodes[node].get("latent"):
-            raise GraphError(f"graph {name!r} marks the {role} {node!r} latent; it must be observed")
-    if columns is not None:
-        missing = [n for n in graph.observed if n not in set(columns)]
-        if missing:
-            raise GraphError(f"graph {name!r}: node(s) {missing} are not columns of the data and not marked "
-                             "latent (add [latent=true] to an unobserved variable)")
     return graph
+
+
+def check_roles(graph: CausalGraph, **roles: str | None) -> CausalGraph:
+    """Each named role (treatment=..., outcome=...) is an observed node of the graph."""
+    for role, node in roles.items():
+        if node is None:
+            continue
+        if node not in graph.dag:
+            raise GraphError(f"graph {graph.source!r} has no node for the {role} {node!r}")
+        if graph.dag.nodes[node].get("latent"):
+            raise GraphError(f"graph {graph.source!r} marks the {role} {node!r} latent; it must be observed")
+    return graph
+
+
+def check_columns(graph: CausalGraph, columns: list[str]) -> CausalGraph:
+    """Every observed node is a column of the data; latent nodes need not be."""
+    present = set(columns)
+    missing = [n for n in graph.observed if n not in present]
+    if missing:
+        raise GraphError(f"graph {graph.source!r}: node(s) {missing} are not columns of the data and not marked "
+                         "latent (add [latent=true] to an unobserved variable)")
+    return graph
+
+
+def check_graph(graph: CausalGraph, spec: AnalysisSpec, columns: list[str] | None = None) -> CausalGraph:
+    """A DAG that contains treatment and outcome, and whose observed nodes are columns (if given)."""
+    check_dag(graph)
+    check_roles(graph, treatment=spec.treatment, outcome=spec.outcome)
+    return graph if columns is None else check_columns(graph, columns)

@@ -1,15 +1,15 @@
-"""Identification: which adjustment set (or other strategy) the graph licenses, found with DoWhy."""
+"""Identification: which adjustment set (or other strategy) the graph licenses, found by d-separation."""
 
 from __future__ import annotations
 
 import logging
 import time
-import warnings
 from dataclasses import asdict, dataclass
 
 import networkx as nx
 
 from tasks.graph import CausalGraph
+from tasks.strategies import find_frontdoor, find_instruments, rdd_status
 from whyflow.errors import IdentificationError
 from whyflow.spec import AnalysisSpec
 
@@ -55,38 +55,29 @@ def adjustment_sets(dag: nx.DiGraph, treatment: str, outcome: str) -> tuple[list
 
 
 def identify_effect(graph: CausalGraph, spec: AnalysisSpec) -> Identification:
-    """Back-door sets by d-separation; instruments, front-door and the estimand from DoWhy.
+    """Back-door sets, instruments and front-door by d-separation (tasks/strategies.py).
 
     DoWhy's default (exhaustive) back-door search grows exponentially with the number of
-    covariates (11.7 s at 20 in shared/measurements), and its maximal set includes instruments;
-    the d-separation checks here take milliseconds.
+    covariates (11.7 s at 20 in shared/measurements), and its front-door search enumerates subsets
+    too (past 120 s on two of ten random 200-node DAGs, bench/results/identify.md); these take milliseconds.
     """
-    from dowhy.causal_identifier import BackdoorAdjustment, EstimandType, identify_effect_auto
-
     started = time.perf_counter()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # DoWhy warns about every latent node, which we report ourselves
-        estimand = identify_effect_auto(
-            graph.dag,
-            [spec.treatment],
-            [spec.outcome],
-            graph.observed,
-            EstimandType.NONPARAMETRIC_ATE,
-            backdoor_adjustment=BackdoorAdjustment.BACKDOOR_MAX,
-        )
     backdoor, minimal = adjustment_sets(graph.dag, spec.treatment, spec.outcome)
+    instruments = [i.name for i in find_instruments(graph.dag, spec.treatment, spec.outcome)]
+    frontdoor = find_frontdoor(graph.dag, spec.treatment, spec.outcome)
     seconds = time.perf_counter() - started
-    instruments = sorted(estimand.instrumental_variables or [])
-    frontdoor = sorted(estimand.frontdoor_variables) if estimand.frontdoor_variables else None
     if backdoor is None:
-        remaining = [name for name, ok in (("instrumental variables", instruments), ("front-door", frontdoor)) if ok]
+        rdd = rdd_status(graph.dag, spec.treatment, spec.running_variable)[0]
+        remaining = [name for name, ok in (("instrumental variables", instruments), ("front-door", frontdoor),
+                                           ("regression discontinuity", rdd)) if ok]
         hint = f"; strategies that remain: {', '.join(remaining)}" if remaining else ""
         blockers = f" (latent: {', '.join(graph.latent)})" if graph.latent else ""
         raise IdentificationError(
             f"analysis '{spec.name}': the effect of {spec.treatment!r} on {spec.outcome!r} is not identified by "
             f"back-door adjustment in graph {graph.source!r}{blockers}{hint}; whyflow estimates back-door effects"
         )
-    expression = str(estimand.estimands["backdoor"]["estimand"]) if estimand.estimands.get("backdoor") else ""
+    given = f"|{','.join(backdoor)}" if backdoor else ""  # DoWhy's printed form of the back-door estimand
+    expression = f"Derivative(Expectation({spec.outcome}{given}), [{spec.treatment}])"
     log.info("identified by back-door adjustment for %s in %.3f s", backdoor, seconds)
     return Identification(
         strategy="backdoor",

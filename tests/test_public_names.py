@@ -6,7 +6,10 @@ MODULES = ["whyflow", "whyflow.spec", "whyflow.errors", "whyflow.constants", "wh
            "whyflow.parallel", "estimators", "estimators.base", "estimators.registry", "estimators.propensity",
            "tasks.snapshot", "tasks.quality", "tasks.graph", "tasks.identify", "tasks.overlap", "tasks.estimate",
            "tasks.refute", "tasks.report", "tasks.tracking", "tasks.record", "tasks.results", "tasks.validate",
-           "tasks.plots", "data.generate", "flows.cli"]
+           "tasks.plots", "data.generate", "flows.cli",
+           "tasks.strategies", "tasks.identify_report", "tasks.instruments", "tasks.encode", "tasks.ci_tests",
+           "tasks.graph_tests", "tasks.discovery", "tasks.graph_diff", "tasks.graph_render", "data.synthetic_graphs",
+           "flows.graph_cli"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -20,6 +20,10 @@ __all__ = [
     "VERSION_TAGS",
     "metric_key",
     "RESULT_FILES",
+    "METRIC_GRAPH_IMPLIED",
+    "METRIC_GRAPH_VIOLATED",
+    "METRIC_GRAPH_RANDOM_VIOLATED",
+    "METRIC_GRAPH_P_VALUE",
     "DEFAULT_TRACKING_DB",
     "DEFAULT_ARTIFACT_DIR",
 ]
@@ -67,7 +71,14 @@ RESULT_FILES = {
     "overlap": "overlap.json",
     "identification": "identification.json",
     "refutation": "refutation.json",
+    "graph_tests": "graph_tests.json",
 }
+
+# The graph tested against the data (tasks/graph_tests.py).
+METRIC_GRAPH_IMPLIED = "graph.implied_independences"
+METRIC_GRAPH_VIOLATED = "graph.violated_share"
+METRIC_GRAPH_RANDOM_VIOLATED = "graph.random_violated_share"
+METRIC_GRAPH_P_VALUE = "graph.random_p_value"
 
 DEFAULT_TRACKING_DB = "mlflow.db"
 DEFAULT_ARTIFACT_DIR = "mlartifacts"

@@ -80,6 +80,8 @@ class Gates(_Frozen):
     max_smd_after_weighting: float = Field(0.1, gt=0.0)
     max_null_fraction: float = Field(0.0, ge=0.0, le=1.0)
     min_rows: int = Field(50, ge=1)
+    min_graph_pass_share: float | None = Field(None, ge=0.0, le=1.0)  # share of the graph's implied
+    # independences the data must not reject (tasks/graph_tests.py); None: reported, not gated
 
 
 class AnalysisSpec(_Frozen):

@@ -38,7 +38,7 @@ def test_gml_is_read(tmp_path):
     ("digraph { x -> y; }", "no node for the treatment 't'"),
     ("digraph { t -> y; t -> y; }", "lists the edge t -> y more than once"),
     ("digraph { t [colour=red]; t -> y; }", "unknown attribute(s) ['colour']"),
-    ("digraph { t -> ; }", "is not valid DOT: "),
+    ("digraph { t -> ; }", "is not valid DOT at line 1, column "),
     ("graph { t -- y; }", "must be a 'digraph'"),
 ])
 def test_bad_graphs_are_named(tmp_path, text, message):
@@ -53,7 +53,7 @@ def test_cycle_is_spelled_out(tmp_path):
 
 
 def test_parse_error_reports_the_line(tmp_path):
-    with pytest.raises(GraphError, match="line:3"):
+    with pytest.raises(GraphError, match="not valid DOT at line 3, column 4: Expected rbrace"):
         load_graph(spec_for(tmp_path, "digraph {\n t -> y;\n x -> ;\n}"))
 
 
@@ -76,3 +76,53 @@ def test_graph_from_confounders(tmp_path):
 def test_parse_keeps_isolated_declared_nodes():
     dag = parse_graph_text("digraph { m; t -> y; }", "g")
     assert "m" in dag.nodes
+
+
+GML_HEAD = 'graph [\n directed 1\n node [ id 0 label "t" ]\n node [ id 1 label "y" ]\n'
+
+
+@pytest.mark.parametrize("text, message", [
+    (GML_HEAD + ' edge [ source 0 target 1 ]\n edge [ source 0 target 1 ]\n]', "lists the edge t -> y more than once"),
+    (GML_HEAD + ' edge [ source 0 target 1 ]\n @@ \n]', "is not valid GML at line 6, column 2: cannot tokenize"),
+    (GML_HEAD + ' edge [ source 0 target 1 \n', "is not valid GML at line 6, column 1: expected ']'"),
+    (GML_HEAD.replace('label "y" ]', 'label "y" colour "red" ]') + ' edge [ source 0 target 1 ]\n]',
+     "node 'y' has unknown attribute(s) ['colour']"),
+    (GML_HEAD + ' edge [ source 0 target 1 ]\n edge [ source 1 target 0 ]\n]', "has a cycle: "),
+    (GML_HEAD + ' edge [ source 0 target 0 ]\n edge [ source 0 target 1 ]\n]', "self-loop on 't'"),
+    (GML_HEAD.replace(" directed 1\n", "") + ' edge [ source 0 target 1 ]\n]', "must be directed"),
+])
+def test_bad_gml_graphs_are_named(tmp_path, text, message):
+    with pytest.raises(GraphError) as err:
+        load_graph(spec_for(tmp_path, text, ".gml"))
+    assert message in str(err.value)
+
+
+def test_gml_latent_flag_and_layout_blocks_are_read(tmp_path):
+    gml = (GML_HEAD.replace('label "t" ]', 'label "t" graphics [ x 1.0 y 2.0 ] ]')
+           + ' node [ id 2 label "u" latent 1 ]\n edge [ source 2 target 0 ]\n edge [ source 2 target 1 ]\n'
+             ' edge [ source 0 target 1 ]\n]')
+    graph = load_graph(spec_for(tmp_path, gml, ".gml"))
+    assert graph.latent == ["u"] and graph.dag.number_of_edges() == 3
+
+
+def test_edges_inside_subgraphs_and_edge_groups_are_kept():
+    dag = parse_graph_text("digraph { subgraph cluster_a { u [latent=true]; u -> t; } u -> {y z}; t -> y; }", "g")
+    assert sorted(dag.edges) == [("t", "y"), ("u", "t"), ("u", "y"), ("u", "z")]
+    assert dag.nodes["u"]["latent"] is True
+
+
+def test_strict_digraph_merges_repeated_edges():
+    assert list(parse_graph_text("strict digraph { t -> y; t -> y; }", "g").edges) == [("t", "y")]
+
+
+def test_read_graph_file_needs_no_spec(tmp_path):
+    from tasks.graph import check_columns, check_roles, read_graph_file
+
+    (tmp_path / "g.dot").write_text("digraph { u [latent=true]; u -> t; u -> y; t -> y; }")
+    graph = read_graph_file(tmp_path / "g.dot")
+    assert graph.observed == ["t", "y"]
+    check_columns(graph, ["t", "y"])  # latent nodes need no column
+    with pytest.raises(GraphError, match="marks the treatment 'u' latent"):
+        check_roles(graph, treatment="u")
+    with pytest.raises(GraphError, match="graph file .*absent.dot' not found"):
+        read_graph_file(tmp_path / "absent.dot")

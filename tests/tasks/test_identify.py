@@ -56,3 +56,18 @@ def test_adjustment_sets_on_textbook_graphs(tmp_path, edges, latent, preferred, 
     got_preferred, got_minimal = adjustment_sets(load_graph(s).dag, "t", "y")
     assert got_preferred == preferred
     assert len(got_minimal) == len(minimal)
+
+
+def test_front_door_and_regression_discontinuity_are_named_as_remaining(tmp_path):
+    (tmp_path / "g.dot").write_text("digraph { u [latent=true]; u -> t; u -> y; t -> m; m -> y; r -> t; }")
+    s = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.parquet"}, treatment="t", outcome="y", graph="g.dot",
+                     running_variable="r", cutoff=0.0)
+    with pytest.raises(IdentificationError,
+                       match="strategies that remain: instrumental variables, front-door, regression discontinuity"):
+        identify_effect(load_graph(s), s)
+
+
+def test_estimand_is_written_as_dowhy_prints_it(tmp_path):
+    (tmp_path / "g.dot").write_text("digraph { b -> t; a -> t; a -> y; b -> y; t -> y; }")
+    found = identify_effect(load_graph(spec("g.dot", base=tmp_path, t="t", y="y")), spec("g.dot", base=tmp_path, t="t", y="y"))
+    assert found.estimand == "Derivative(Expectation(y|a,b), [t])"
