@@ -182,8 +182,8 @@ def main() -> int:
         f"- date: {dt.datetime.now(dt.timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}",
         f"- machine: {os.cpu_count()} CPUs ({_cpu()}), Python {platform.python_version()}, {platform.system()}, "
         "one numeric thread (whyflow.threads.pin_threads)",
-        f"- command: `python bench/identify_bench.py --runs {args.runs} --limit {args.limit:g}` (interpreter "
-        f"{sys.executable}, environment installed from requirements.lock)",
+        f"- command: `python bench/identify_bench.py --runs {args.runs} --limit {args.limit:g}` (Python "
+        f"{platform.python_version()} environment installed from requirements.lock)",
         f"- load average (1/5/15 min) before: {' '.join(load_before)}, after: {' '.join(load_after)}",
         "",
         "## Identification report (back-door, front-door, instruments)",
