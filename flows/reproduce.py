@@ -46,7 +46,7 @@ def reproduce(run_id: str, params_file: str = "params.yaml") -> dict:
     return {
         "original": run_id,
         "run_id": new_run,
-        "compared_metrics": len([k for k in logged.metrics if not k.startswith(("seconds.", "identification."))]),
+        "compared_metrics": sum(not steps.is_timing(k) for k in logged.metrics),
         "differences": [d.__dict__ for d in differences],
         "environment_changes": steps.environment_changes(logged.environment),
         "environment_matches": logged.versions["env_sha256"] == reproduced.versions["env_sha256"],

@@ -164,7 +164,6 @@ def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: Qual
         "refutations": [r.to_json() for r in refutations], "survivors": survivors(estimates, refutations),
         "graph_tests": graph_tests.to_json() if graph_tests else None,
     })
-    results["spec"]["name"] = spec.name
     staging = results_io.staging_dir(spec.base_dir, spec.name)
     try:
         for name, payload in _payloads(results).items():

@@ -20,7 +20,7 @@ from whyflow import constants as C
 from whyflow.errors import ReproductionError, WhyflowError
 from whyflow.versions import environment_lines
 
-__all__ = ["LoggedRun", "Difference", "load_logged_run", "checkout_commit", "remove_worktree", "rerun",
+__all__ = ["is_timing", "LoggedRun", "Difference", "load_logged_run", "checkout_commit", "remove_worktree", "rerun",
            "compare_runs", "environment_changes", "REPRO_PARAMS"]
 
 log = logging.getLogger(__name__)
@@ -28,6 +28,11 @@ REPRO_PARAMS = ".whyflow-reproduce.yaml"
 # Metrics that measure the machine, not the analysis.
 _TIMING_PREFIXES = ("seconds.", "identification.seconds")
 _COMPARED_TAGS = ("data_md5", "graph_sha256", "params_sha256", "seed", "git_commit", "analysis")
+
+
+def is_timing(metric: str) -> bool:
+    """Metrics that measure the machine, not the analysis: never compared."""
+    return metric.startswith(_TIMING_PREFIXES)
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def compare_runs(original: LoggedRun, reproduced: LoggedRun) -> list[Difference]
     differences = []
     keys = sorted(set(original.metrics) | set(reproduced.metrics))
     for key in keys:
-        if key.startswith(_TIMING_PREFIXES):
+        if is_timing(key):
             continue
         a, b = original.metrics.get(key), reproduced.metrics.get(key)
         same = a == b or (a is not None and b is not None and math.isnan(a) and math.isnan(b))

@@ -15,7 +15,7 @@ from whyflow import constants as C
 from whyflow.spec import AnalysisSpec, redact_url
 
 __all__ = ["client", "safe_uri", "logged_spec", "tracking_uri", "start_run", "log_metrics", "log_artifacts", "log_dataset", "set_tags", "finish_run",
-           "flat_params", "get_run"]
+           "flat_params"]
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +124,3 @@ def finish_run(base_dir: Path, run_id: str, status: str, reason: str | None = No
         store.set_tag(run_id, C.TAG_FAILURE, reason[:5000])
     store.set_terminated(run_id, status=status)
 
-
-def get_run(base_dir: Path, run_id: str):
-    return client(base_dir).get_run(run_id)

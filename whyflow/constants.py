@@ -18,7 +18,6 @@ __all__ = [
     "TAG_FAILURE",
     "TAG_REPRODUCES",
     "VERSION_TAGS",
-    "metric_key",
     "RESULT_FILES",
     "METRIC_GRAPH_IMPLIED",
     "METRIC_GRAPH_VIOLATED",
@@ -59,10 +58,6 @@ VERSION_TAGS = {
     "seed": TAG_SEED,
 }
 
-
-def metric_key(kind: str, estimator: str) -> str:
-    """Per-estimator metric key: ate.E, ate_ci_low.E, ate_ci_high.E, p_value.E, refute.R.E, ..."""
-    return f"{kind}.{estimator}"
 
 
 RESULT_FILES = {
