@@ -1,8 +1,14 @@
-"""Inverse-propensity weighting (normalised, Hajek) with an M-estimation sandwich variance.
+"""Inverse-propensity weighting with an M-estimation sandwich variance.
 
 The variance stacks the logistic score with the two weighted means, so it accounts for the
-propensity being estimated (Lunceford & Davidian 2004). Option: clip=c or clip=(low, high) bounds
-the propensity (clipped units then carry no propensity-estimation term).
+propensity being estimated (Lunceford & Davidian 2004).
+Options:
+  clip       c (bounds the propensity to [c, 1 - c]) or [low, high]; the weights are then at most
+             1/c. Clipped units carry no propensity-estimation term. Default: no clipping.
+  stabilize  true (default): stabilised weights P(T=t)/P(T=t|X), i.e. each arm's weighted mean is
+             normalised by its own weight total (the Hajek estimator); false: the unstabilised
+             Horvitz-Thompson form, normalised by the expected weight total (n, or n treated for
+             the ATT), which is unbiased but has larger variance when weights are extreme.
 """
 
 from __future__ import annotations
@@ -12,6 +18,19 @@ import numpy as np
 from estimators.base import CausalData, Estimator
 from estimators.propensity import propensity_scores
 from estimators.registry import register
+
+__all__ = ["InversePropensityWeighting"]
+
+
+def _check_clip(clip) -> tuple[float, float] | None:
+    if clip is None:
+        return None
+    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and 0 < clip < 0.5:
+        return float(clip), 1 - float(clip)
+    if (isinstance(clip, (list, tuple)) and len(clip) == 2
+            and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in clip) and 0 < clip[0] < clip[1] < 1):
+        return float(clip[0]), float(clip[1])
+    raise ValueError(f"`clip` must be a number in (0, 0.5) or [low, high] with 0 < low < high < 1; got {clip!r}")
 
 
 def _weights(t: np.ndarray, e: np.ndarray, estimand: str):
@@ -28,30 +47,48 @@ class InversePropensityWeighting(Estimator):
     name = "ipw"
     family = "backdoor propensity"
     summary = "inverse-propensity weighting (Hajek), logistic propensity, sandwich errors"
+    options_doc = {"clip": "propensity bounds: c in (0, 0.5) for [c, 1 - c], or [low, high] (default: none)",
+                   "stabilize": "true: stabilised weights, Hajek (default); false: Horvitz-Thompson"}
+
+    @classmethod
+    def _check_option_values(cls, options: dict) -> None:
+        _check_clip(options.get("clip"))
+        if not isinstance(options.get("stabilize", True), bool):
+            raise ValueError(f"`stabilize` must be true or false; got {options['stabilize']!r}")
 
     def _fit(self, data: CausalData) -> dict:
         t, y = data.T, data.Y
         e, model = propensity_scores(data.W, t)
-        clip = self.options.get("clip")
-        if clip is not None:
-            low, high = (clip, 1 - clip) if np.isscalar(clip) else clip
-            clipped = (e < low) | (e > high)
-            e = np.clip(e, low, high)
+        bounds = _check_clip(self.options.get("clip"))
+        stabilize = bool(self.options.get("stabilize", True))
+        if bounds is not None:
+            clipped = (e < bounds[0]) | (e > bounds[1])
+            e = np.clip(e, *bounds)
         else:
             clipped = np.zeros_like(e, dtype=bool)
         w1, w0, d1, d0 = _weights(t, e, self.estimand)
         d1, d0 = np.where(clipped, 0.0, d1), np.where(clipped, 0.0, d0)
-        mu1, mu0 = (w1 @ y) / w1.sum(), (w0 @ y) / w0.sum()
         Z = model.design(data.W)
         n, k = Z.shape
-        r1, r0 = y - mu1, y - mu0
-        # Stacked estimating equations psi = [(t - e) Z, w1 (y - mu1), w0 (y - mu0)].
-        psi = np.hstack([Z * (t - e)[:, None], (w1 * r1)[:, None], (w0 * r0)[:, None]])
+        if stabilize:
+            # psi_a = w_a (y - mu_a): each arm normalised by its own weight total
+            g1, g0 = w1, w0
+            mu1, mu0 = (w1 @ y) / w1.sum(), (w0 @ y) / w0.sum()
+            s1, s0 = y - mu1, y - mu0
+            psi1, psi0 = w1 * s1, w0 * s0
+        else:
+            # psi_a = w_a y - g mu_a, g = 1 (ATE), t (ATT), 1 - t (ATC): the expected weight total
+            g = {"ate": np.ones_like(t), "att": t, "atc": 1 - t}[self.estimand]
+            g1 = g0 = g
+            mu1, mu0 = (w1 @ y) / g.sum(), (w0 @ y) / g.sum()
+            s1 = s0 = y
+            psi1, psi0 = w1 * y - g * mu1, w0 * y - g * mu0
+        psi = np.hstack([Z * (t - e)[:, None], psi1[:, None], psi0[:, None]])
         A = np.zeros((k + 2, k + 2))
         A[:k, :k] = -(Z * (e * (1 - e))[:, None]).T @ Z / n
-        A[k, :k] = (d1 * r1) @ Z / n
-        A[k + 1, :k] = (d0 * r0) @ Z / n
-        A[k, k], A[k + 1, k + 1] = -w1.mean(), -w0.mean()
+        A[k, :k] = (d1 * s1) @ Z / n
+        A[k + 1, :k] = (d0 * s0) @ Z / n
+        A[k, k], A[k + 1, k + 1] = -g1.mean(), -g0.mean()
         B = psi.T @ psi / n
         A_inv = np.linalg.pinv(A)
         cov = A_inv @ B @ A_inv.T / n
@@ -59,4 +96,6 @@ class InversePropensityWeighting(Estimator):
         contrast[k], contrast[k + 1] = 1.0, -1.0
         ess = {arm: float(w.sum() ** 2 / (w**2).sum()) for arm, w in (("treated", w1), ("control", w0))}
         return {"value": float(mu1 - mu0), "std_error": float(np.sqrt(contrast @ cov @ contrast)),
-                "details": {"clipped_units": int(clipped.sum()), "effective_sample_size": ess}}
+                "method": "inverse-propensity weighting, " + ("stabilised (Hajek)" if stabilize else "Horvitz-Thompson"),
+                "details": {"clipped_units": int(clipped.sum()), "effective_sample_size": ess,
+                            "stabilized": stabilize, "max_weight": float(max(w1.max(), w0.max()))}}

@@ -39,5 +39,19 @@ class LinearRegression(Estimator):
         value = float(contrast @ beta)
         se = float(np.sqrt(contrast @ cov @ contrast))
         cate = beta[1] + Xc @ beta[interaction] if q else np.full(data.n, beta[1])
-        return {"value": value, "std_error": se, "cate": cate,
-                "details": {"coefficients": int(D.shape[1])}}
+        self.fitted_ = (beta, cov, data.X, centre, interaction)
+        details = {"coefficients": int(D.shape[1])}
+        if q:
+            details["cate_importance"] = {
+                "kind": "linear CATE coefficients (effect change per unit of each modifier)",
+                "intercept": float(beta[1] - centre @ beta[interaction]),
+                "values": {n: float(c) for n, c in zip(data.x_names, beta[interaction])}}
+        return {"value": value, "std_error": se, "cate": cate, "details": details}
+
+    def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
+        """The same contrast as the ATT, over a segment's rows: exact, with its HC1 error."""
+        beta, cov, X, centre, interaction = self.fitted_
+        contrast = np.zeros(beta.size)
+        contrast[1] = 1.0
+        contrast[interaction] = X[rows].mean(axis=0) - centre
+        return float(contrast @ beta), float(np.sqrt(contrast @ cov @ contrast))

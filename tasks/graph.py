@@ -188,13 +188,16 @@ def load_graph(spec: AnalysisSpec) -> CausalGraph:
 
 
 def graph_from_roles(spec: AnalysisSpec) -> CausalGraph:
-    """Without a drawn graph: confounders cause T and Y, instruments cause T, modifiers cause Y."""
+    """Without a drawn graph: confounders and the running variable cause T and Y, instruments cause T,
+    modifiers cause Y."""
     dag = nx.DiGraph()
     dag.add_edge(spec.treatment, spec.outcome)
     for name in spec.confounders or []:
         dag.add_edges_from([(name, spec.treatment), (name, spec.outcome)])
     for name in spec.instruments:
         dag.add_edge(name, spec.treatment)
+    if spec.running_variable:  # it assigns the treatment at the cutoff and may shape the outcome smoothly
+        dag.add_edges_from([(spec.running_variable, spec.treatment), (spec.running_variable, spec.outcome)])
     for name in spec.effect_modifiers:
         if name not in dag:
             dag.add_edge(name, spec.outcome)

@@ -13,7 +13,7 @@ from tasks.strategies import find_frontdoor, find_instruments, rdd_status
 from whyflow.errors import IdentificationError
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["Identification", "identify_effect", "adjustment_sets"]
+__all__ = ["Identification", "identify_effect", "adjustment_sets", "iv_controls"]
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +28,7 @@ class Identification:
     latent: list[str]
     estimand: str
     seconds: float
+    iv_controls: list[str] | None = None  # covariates given which the used instruments are valid
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -63,29 +64,63 @@ def identify_effect(graph: CausalGraph, spec: AnalysisSpec) -> Identification:
     """
     started = time.perf_counter()
     backdoor, minimal = adjustment_sets(graph.dag, spec.treatment, spec.outcome)
-    instruments = [i.name for i in find_instruments(graph.dag, spec.treatment, spec.outcome)]
+    found = find_instruments(graph.dag, spec.treatment, spec.outcome)
+    instruments = [i.name for i in found]
     frontdoor = find_frontdoor(graph.dag, spec.treatment, spec.outcome)
+    rdd = rdd_status(graph.dag, spec.treatment, spec.running_variable)[0]
+    invalid = sorted(set(spec.instruments) - set(instruments))
+    if invalid:
+        log.warning("declared instrument(s) %s are not instruments in graph %r (they reach %r other than "
+                    "through %r)", invalid, graph.source, spec.outcome, spec.treatment)
+    controls = (iv_controls(graph.dag, spec.treatment, spec.outcome, [i for i in found if i.name in spec.instruments])
+                if spec.instruments else None)
     seconds = time.perf_counter() - started
+    common = {"backdoor_minimal": minimal, "instruments": instruments, "frontdoor": frontdoor,
+              "latent": graph.latent, "seconds": seconds, "iv_controls": controls}
     if backdoor is None:
-        rdd = rdd_status(graph.dag, spec.treatment, spec.running_variable)[0]
+        # Without a back-door set, a declared design (instruments, running variable) or a front-door
+        # set the graph licenses still identifies the effect; the back-door estimators then refuse.
+        alternative = ("rdd" if rdd and spec.running_variable else "iv" if spec.instruments and not invalid
+                       else "frontdoor" if frontdoor else None)
+        if alternative is not None:
+            log.info("no back-door set; identified by %s in %.3f s", alternative, seconds)
+            return Identification(strategy=alternative, backdoor=None, estimand=_ALTERNATIVE[alternative], **common)
         remaining = [name for name, ok in (("instrumental variables", instruments), ("front-door", frontdoor),
                                            ("regression discontinuity", rdd)) if ok]
-        hint = f"; strategies that remain: {', '.join(remaining)}" if remaining else ""
+        hint = (f"; strategies that remain: {', '.join(remaining)} (declare 'instruments' or 'running_variable' "
+                "and 'cutoff' to use them)" if remaining else "")
+        if invalid:
+            hint += f"; declared instrument(s) {invalid} are not instruments in this graph"
         blockers = f" (latent: {', '.join(graph.latent)})" if graph.latent else ""
         raise IdentificationError(
             f"analysis '{spec.name}': the effect of {spec.treatment!r} on {spec.outcome!r} is not identified by "
-            f"back-door adjustment in graph {graph.source!r}{blockers}{hint}; whyflow estimates back-door effects"
+            f"back-door adjustment in graph {graph.source!r}{blockers}{hint}; whyflow needs a back-door set, declared "
+            "instruments, a running variable and cutoff, or a front-door set"
         )
     given = f"|{','.join(backdoor)}" if backdoor else ""  # DoWhy's printed form of the back-door estimand
     expression = f"Derivative(Expectation({spec.outcome}{given}), [{spec.treatment}])"
     log.info("identified by back-door adjustment for %s in %.3f s", backdoor, seconds)
-    return Identification(
-        strategy="backdoor",
-        backdoor=backdoor,
-        backdoor_minimal=minimal,
-        instruments=instruments,
-        frontdoor=frontdoor,
-        latent=graph.latent,
-        estimand=expression,
-        seconds=seconds,
-    )
+    return Identification(strategy="backdoor", backdoor=backdoor, estimand=expression, **common)
+
+
+_ALTERNATIVE = {
+    "iv": "instrumental variables: Cov(Y, Z | W) / Cov(T, Z | W)",
+    "rdd": "regression discontinuity: jump of E[Y | R] at the cutoff",
+    "frontdoor": "front-door: sum_m P(m | t) sum_t' E[Y | m, t'] P(t')",
+}
+
+
+def iv_controls(dag: nx.DiGraph, treatment: str, outcome: str, instruments: list) -> list[str]:
+    """Covariates for IV estimation: the observed pre-treatment causes of the outcome (they sharpen the
+    estimate), kept only if every instrument stays d-separated from the outcome given them in the graph
+    without the treatment's out-edges; else the union of the instruments' own conditioning sets."""
+    names = {i.name for i in instruments}
+    needed = set().union(*(set(i.conditioning) for i in instruments)) if instruments else set()
+    cut = dag.copy()
+    cut.remove_edges_from(list(dag.out_edges(treatment)))
+    observed = {n for n, d in dag.nodes(data=True) if not d.get("latent")}
+    pre = observed - nx.descendants(dag, treatment) - {treatment, outcome} - names
+    wide = (nx.ancestors(cut, outcome) & pre) | needed
+    if names and nx.is_d_separator(cut, names, {outcome}, wide):
+        return sorted(wide)
+    return sorted(needed)

@@ -84,7 +84,8 @@ def test_stratification_with_one_stratum_and_no_adjustment_is_the_difference_in_
 
 def test_all_estimators_agree_on_a_linear_design():
     data, _ = linear_data(n=6000, seed=5)
-    values = {n: get(n)(seed=1).fit(data).estimate_ for n in available()}
+    backdoor = [n for n in available() if not get(n).requires]  # IV, RD and front-door need other roles
+    values = {n: get(n)(seed=1).fit(data).estimate_ for n in backdoor}
     for name, est in values.items():
         assert est.ok, name
         assert abs(est.value - 2.0) < 3.5 * est.std_error, (name, est.value, est.std_error)

@@ -58,13 +58,13 @@ def test_adjustment_sets_on_textbook_graphs(tmp_path, edges, latent, preferred, 
     assert len(got_minimal) == len(minimal)
 
 
-def test_front_door_and_regression_discontinuity_are_named_as_remaining(tmp_path):
+def test_front_door_and_regression_discontinuity_identify_without_a_back_door_set(tmp_path):
     (tmp_path / "g.dot").write_text("digraph { u [latent=true]; u -> t; u -> y; t -> m; m -> y; r -> t; }")
     s = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.parquet"}, treatment="t", outcome="y", graph="g.dot",
                      running_variable="r", cutoff=0.0)
-    with pytest.raises(IdentificationError,
-                       match="strategies that remain: instrumental variables, front-door, regression discontinuity"):
-        identify_effect(load_graph(s), s)
+    found = identify_effect(load_graph(s), s)
+    assert found.strategy == "rdd" and found.backdoor is None
+    assert found.frontdoor == ["m"] and found.instruments == ["r"]
 
 
 def test_estimand_is_written_as_dowhy_prints_it(tmp_path):
