@@ -33,6 +33,20 @@ bootstrap() {
   echo "$want" > .venv/.whyflow-lock
 }
 
+# The report test opens a run report in headless Chromium (tests/tasks/test_report_browser.py).
+# On Debian, as root, install the browser and its driver when missing; otherwise that test skips.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ] && return 0
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "run.sh: installing chromium and chromium-driver for the report browser test" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+      DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium chromium-driver \
+        >/dev/null || echo "run.sh: could not install chromium; the browser test will skip" >&2
+  else
+    echo "run.sh: /usr/bin/chromium missing and apt-get unavailable (or not root); the browser test will skip" >&2
+  fi
+}
+
 case "${1:-}" in
   demo)
     bootstrap
@@ -42,6 +56,7 @@ case "${1:-}" in
   test)
     shift
     bootstrap
+    install_chromium
     exec .venv/bin/python -m pytest "$@"
     ;;
   *)

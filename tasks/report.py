@@ -1,110 +1,323 @@
-"""The run report: one self-contained HTML page (images inlined), business answer first, evidence below."""
+"""The run report: one self-contained HTML page (images inlined as data URIs, no network), the business
+answer first, the evidence below: graph, data, identification, overlap, estimates, CATE, refutation,
+sensitivity and versions."""
 
 from __future__ import annotations
 
 import base64
 import html
+import logging
 import math
+import re
 from pathlib import Path
 from typing import Any
 
-__all__ = ["render_report", "headline"]
+from tasks import plots
+
+__all__ = ["render_report", "headline", "verdict", "extra_plots", "SECTIONS"]
+
+log = logging.getLogger(__name__)
+_NUMERIC = re.compile(r"^[-+\d.,%e–]+$")
+# id -> title, in page order; the browser test checks every one.
+SECTIONS = {"answer": "The answer", "graph": "Causal graph", "data": "Data and quality",
+            "identification": "Identification", "overlap": "Overlap and balance", "estimates": "Estimates",
+            "cate": "Effect by segment", "refutation": "Refutation", "sensitivity": "Sensitivity to hidden confounding",
+            "versions": "Versions"}
 
 
 def _num(value: Any, digits: int = 4) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, float):
         return f"{value:.{digits}g}"
+    if isinstance(value, int):
+        return f"{value:,}"
     return html.escape(str(value))
+
+
+def _pct(value: float | None) -> str:
+    return "–" if value is None or not math.isfinite(value) else f"{100 * value:.1f}%"
+
+
+def _is_text(cell: Any) -> bool:
+    return isinstance(cell, str) and not _NUMERIC.match(cell)
+
+
+def _cell_class(cell: str) -> str:
+    return "t fail" if cell == "FAIL" or cell.startswith("error") else "t pass" if cell == "pass" else "t"
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{_num(c)}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join("<tr>" + "".join(f"<td class='{_cell_class(c)}'>{_num(c)}</td>" if _is_text(c) else f"<td>{_num(c)}</td>"
+                                    for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _image(path: Path | None, alt: str) -> str:
-    if path is None or not path.exists():
+    if path is None or not Path(path).exists():
         return ""
-    data = base64.b64encode(path.read_bytes()).decode()
-    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+    data = base64.b64encode(Path(path).read_bytes()).decode()
+    return f'<figure><img alt="{html.escape(alt)}" src="data:image/png;base64,{data}"></figure>'
+
+
+def _ok(results: dict) -> list[dict]:
+    return [e for e in results["estimates"] if e["status"] == "ok" and e["ate"] is not None]
 
 
 def headline(results: dict) -> str:
     """One sentence for a business reader."""
-    ok = [e for e in results["estimates"] if e["status"] == "ok"]
+    ok = _ok(results)
     spec = results["spec"]
     if not ok:
         return "No estimator produced an estimate; see the errors below."
-    low = min(e["ci_low"] for e in ok if e["ci_low"] is not None)
-    high = max(e["ci_high"] for e in ok if e["ci_high"] is not None)
+    lows = [e["ci_low"] for e in ok if e["ci_low"] is not None]
+    highs = [e["ci_high"] for e in ok if e["ci_high"] is not None]
     values = sorted(e["ate"] for e in ok)
     middle = values[len(values) // 2]
-    return (f"Sending {spec['treatment']} changed {spec['outcome']} by about {middle:.4g} per unit "
-            f"({spec['estimand'].upper()}); {len(ok)} estimators agree on a range of {low:.4g} to {high:.4g} "
-            f"(95% CIs), against a naive difference of {results['naive']['ate']:.4g}.")
+    direction = "raised" if middle > 0 else "lowered"
+    span = f"; the 95% CIs of the {len(ok)} methods span {min(lows):.4g} to {max(highs):.4g}" if lows and highs else ""
+    naive = results.get("naive") or {}
+    naive_text = (f" A naive comparison of the two groups would have said {naive['ate']:.4g}."
+                  if naive.get("ate") is not None else "")
+    return (f"{spec['treatment']} {direction} {spec['outcome']} by about {abs(middle):.4g} per unit on average "
+            f"({spec['estimand'].upper()}{span}).{naive_text}")
 
 
-_STYLE = """body{font-family:system-ui,sans-serif;max-width:980px;margin:2em auto;color:#222;line-height:1.4}
-table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;text-align:right}
-th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}.answer{font-size:1.25em;background:#eef6ee;
-padding:.8em 1em;border-left:5px solid #33a02c}img{max-width:100%}code{font-size:.9em}.fail{color:#b00}"""
-
-
-def render_report(results: dict, plots: dict[str, Path], path: Path) -> Path:
-    """Write report.html from the run's results dict and plot files."""
-    spec, versions = results["spec"], results["versions"]
-    sections = [f"<h1>whyflow · {html.escape(spec['name'])}</h1>",
-                f"<p>Question: did <code>{html.escape(spec['treatment'])}</code> change "
-                f"<code>{html.escape(spec['outcome'])}</code>, and by how much?</p>",
-                f'<section id="answer"><p class="answer">{html.escape(headline(results))}</p></section>']
-    rows = [[e["estimator"], e["estimand"], e["ate"], e["ci_low"], e["ci_high"], e["p_value"], e["n"],
-             e["seconds"], e["status"] + (f": {e['error']}" if e["error"] else "")] for e in results["estimates"]]
-    naive = results["naive"]
-    rows.append(["naive", "difference in means", naive["ate"], naive["ci_low"], naive["ci_high"],
-                 naive["p_value"], naive["n"], None, "unadjusted"])
-    if results.get("truth"):
-        rows.append(["known truth", spec["estimand"], results["truth"].get(spec["estimand"]), None, None, None,
-                     None, None, "from the generator"])
-    sections += ['<section id="estimates"><h2>Estimates</h2>',
-                 _table(["estimator", "estimand", "estimate", "95% low", "95% high", "p", "n", "s", "status"], rows),
-                 _image(plots.get("forest"), "forest plot"), "</section>"]
-    for estimator, segments in results.get("cate_by_segment", {}).items():
-        for segment, table in segments.items():
-            sections += [f'<section class="cate"><h3>CATE by {html.escape(segment)} ({html.escape(estimator)})</h3>',
-                         _table([segment, "n", "mean CATE"], [[r["segment"], r["n"], r["cate"]] for r in table]),
-                         "</section>"]
-    quality = results["quality"]
-    sections += ['<section id="quality"><h2>Data quality</h2>',
-                 f"<p>{quality['evaluated']} expectations on {quality['rows']:,} rows; "
-                 + ("all passed." if quality["success"] else
-                    f'<span class="fail">failed: {html.escape("; ".join(quality["failed"]))}</span>') + "</p></section>"]
-    ident = results["identification"]
-    sections += ['<section id="identification"><h2>Identification</h2>',
-                 f"<p>Strategy: {html.escape(ident['strategy'])}; adjustment set: "
-                 f"<code>{html.escape(', '.join(ident['backdoor'] or []))}</code>; instruments: "
-                 f"{html.escape(', '.join(ident['instruments']) or 'none')}; latent: "
-                 f"{html.escape(', '.join(ident['latent']) or 'none')}.</p>", _image(plots.get("graph"), "causal graph"),
-                 "</section>"]
+def verdict(results: dict) -> list[str]:
+    """Short lines on how far to trust the answer, from the diagnostics."""
+    lines = []
     overlap = results.get("overlap")
     if overlap:
-        sections += ['<section id="overlap"><h2>Overlap and balance</h2>',
-                     f"<p>Common support {overlap['common_support']:.3f}; max |SMD| "
-                     f"{overlap['max_smd_before']:.3f} before and {overlap['max_smd_after']:.3f} after weighting.</p>",
-                     _image(plots.get("propensity"), "propensity histogram"), _image(plots.get("balance"), "love plot"),
-                     "</section>"]
-    refutations = results.get("refutations", [])
-    sections += ['<section id="refutation"><h2>Refutation</h2>',
-                 _table(["refuter", "estimator", "new effect", "p", "passed", "status"],
-                        [[r["refuter"], r["estimator"], r["new_effect"], r["p_value"], r["passed"], r["status"]]
-                         for r in refutations]),
-                 f"<p>Survived every refuter: {html.escape(', '.join(results.get('survivors', [])) or 'none')}.</p>",
-                 "</section>"]
-    sections += ['<section id="versions"><h2>Versions</h2>', _table(["what", "version"],
-                 [[k, str(v)] for k, v in versions.items()]), "</section>"]
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>whyflow {html.escape(spec['name'])}</title>"
-            f"<style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>")
+        lines.append(f"Treated and untreated users are comparable: {_pct(overlap['common_support'])} lie in the "
+                     f"common support; the largest imbalance after weighting is {overlap['max_smd_after']:.3f} SD "
+                     f"(was {overlap['max_smd_before']:.3f}).")
+    refutations = results.get("refutations") or []
+    if refutations:
+        ok = _ok(results)
+        lines.append(f"{len(results.get('survivors') or [])} of {len(ok)} estimates survived all "
+                     f"{len({r['refuter'] for r in refutations})} refutation tests.")
+    truth = (results.get("truth") or {}).get(results["spec"]["estimand"])
+    if truth is not None:
+        lines.append(f"Known truth (the data are simulated): {truth:.4g}.")
+    sens = results.get("sensitivity") or {}
+    ols = sens.get("ols")
+    if ols:
+        lines.append(f"A hidden confounder would have to explain {_pct(ols['rv_q1'])} of the remaining variation of "
+                     f"both the treatment and the outcome to erase the effect ({_pct(ols['rv_q1_alpha05'])} to make "
+                     f"it statistically insignificant).")
+    return lines
+
+
+def extra_plots(results: dict, figures: Path, graph=None) -> dict[str, Path]:
+    """The report's plots beyond the forest, propensity and balance plots: graph picture, propensity
+    calibration and the sensitivity contour. A drawing that fails is logged and left out."""
+    made: dict[str, Path] = {}
+    spec = results["spec"]
+    jobs = []
+    if graph is not None:
+        from tasks.graph_render import render_graph
+
+        jobs.append(("graph", lambda: render_graph(graph, figures / "graph.png", spec["treatment"], spec["outcome"])[0]))
+    overlap = results.get("overlap") or {}
+    if overlap.get("calibration"):
+        jobs.append(("calibration", lambda: plots.calibration_plot(overlap["calibration"], figures / "calibration.png",
+                                                                   overlap.get("propensity_model", "logistic"))))
+    ols = (results.get("sensitivity") or {}).get("ols")
+    if ols:
+        jobs.append(("contour", lambda: plots.contour_plot(ols, figures / "sensitivity_contour.png", spec["treatment"])))
+    for name, draw in jobs:
+        try:
+            made[name] = draw()
+        except Exception as exc:  # a missing picture must not lose the run's report
+            log.warning("plot %s not drawn: %s", name, exc)
+    return made
+
+
+_STYLE = """body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:1000px;margin:1.5em auto;
+padding:0 1em;color:#222;line-height:1.45}h1{margin-bottom:.1em}h2{border-bottom:2px solid #e5e5e5;padding-bottom:.2em;
+margin-top:1.8em}nav{font-size:.9em;margin:.6em 0 1.2em}nav a{margin-right:.9em;color:#1f5f99}
+table{border-collapse:collapse;margin:.6em 0;font-size:.92em}td,th{border:1px solid #d5d5d5;padding:.25em .6em;
+text-align:right}td.t{text-align:left}th{background:#f3f3f3}td:first-child,th:first-child{text-align:left}
+.answer{font-size:1.3em;background:#eef6ee;padding:.8em 1em;border-left:6px solid #33a02c;margin:.4em 0}
+.trust li{margin:.2em 0}.muted{color:#666;font-size:.9em}img{max-width:100%}figure{margin:.6em 0}
+.grid{display:flex;flex-wrap:wrap;gap:1em;align-items:flex-start}.grid figure{flex:1 1 420px}
+code{font-size:.9em;background:#f5f5f5;padding:0 .2em}.fail{color:#b00;font-weight:600}.pass{color:#2a7d2a}"""
+
+
+def _section(key: str, *parts: str) -> list[str]:
+    return [f'<section id="{key}"><h2>{SECTIONS[key]}</h2>', *parts, "</section>"]
+
+
+def _estimates(results: dict, plots_: dict) -> list[str]:
+    spec = results["spec"]
+    rows = [[e["estimator"], e["estimand"], e["ate"], e["ci_low"], e["ci_high"], e["p_value"], e["n"], e["seconds"],
+             e["status"] + (f": {e['error']}" if e["error"] else "")] for e in results["estimates"]]
+    naive = results["naive"]
+    rows.append(["naive", "difference in means", naive["ate"], naive["ci_low"], naive["ci_high"], naive["p_value"],
+                 naive["n"], None, "unadjusted"])
+    if results.get("truth") and results["truth"].get(spec["estimand"]) is not None:
+        rows.append(["known truth", spec["estimand"], results["truth"][spec["estimand"]], None, None, None, None, None,
+                     "from the generator"])
+    return _section("estimates", _table(["estimator", "estimand", "estimate", "95% low", "95% high", "p", "n", "s",
+                                         "status"], rows), _image(plots_.get("forest"), "forest plot"),
+                    _agreement(results.get("agreement")))
+
+
+def _agreement(agreement: dict | None) -> str:
+    """One paragraph: the largest pairwise |difference| / pooled SE, and any pair beyond the threshold."""
+    if not agreement or agreement.get("max_z") is None:
+        return ""
+    flagged = agreement["disagreeing"]
+    text = (f"Agreement: the largest pairwise difference is {agreement['max_z']:.2f} pooled standard errors; "
+            + (f'<span class="fail">beyond {agreement["threshold"]:g}: '
+               f'{html.escape(", ".join(f"{a} vs {b}" for a, b in flagged))}</span>' if flagged
+               else f"no pair differs by more than {agreement['threshold']:g}."))
+    return f'<p id="agreement">{text}</p>'
+
+
+def _cate(results: dict) -> list[str]:
+    parts = []
+    for estimator, segments in (results.get("cate_by_segment") or {}).items():
+        for segment, table in segments.items():
+            parts += [f"<h3>by {html.escape(segment)} ({html.escape(estimator)})</h3>",
+                      _table([segment, "n", "mean CATE", "95% low", "95% high"],
+                             [[r["segment"], r["n"], r["cate"], r.get("ci_low"), r.get("ci_high")] for r in table])]
+    for e in results["estimates"]:
+        importance = (e.get("details") or {}).get("cate_importance")
+        if importance and importance.get("values"):
+            parts += [f"<h3>what drives the effect ({html.escape(e['estimator'])}: {html.escape(importance['kind'])})"
+                      "</h3>", _table(["feature", "value"], sorted(([k, v] for k, v in importance["values"].items()),
+                                                                   key=lambda kv: -abs(kv[1])))]
+    return _section("cate", *(parts or ["<p class='muted'>No estimator gave per-unit effects, or no segments "
+                                        "were declared (spec key <code>segments</code>).</p>"]))
+
+
+def _overlap(results: dict, plots_: dict) -> list[str]:
+    o = results.get("overlap")
+    if not o:
+        return _section("overlap", "<p class='muted'>Not computed (continuous treatment).</p>")
+    trim = ("no trimming" if o.get("trim", "none") == "none" else
+            f"trimming '{o['trim']}' kept propensities in [{o['trim_bounds'][0]:.3f}, {o['trim_bounds'][1]:.3f}], "
+            f"dropping {o['trimmed_units']:,} units before estimation")
+    ess = o["effective_sample_size"]
+    rows = [[name, o["smd_before"][name], o["smd_after"][name], (o.get("variance_ratio_before") or {}).get(name),
+             (o.get("variance_ratio_after") or {}).get(name)] for name in o["smd_before"]]
+    return _section("overlap", f"<p>Propensity model: {html.escape(o.get('propensity_model', 'logistic'))}; common "
+                    f"support {_pct(o['common_support'])}; propensity range treated [{o['propensity_treated'][0]:.3f}, "
+                    f"{o['propensity_treated'][1]:.3f}], control [{o['propensity_control'][0]:.3f}, "
+                    f"{o['propensity_control'][1]:.3f}]; {trim}. Effective sample size after weighting: treated "
+                    f"{ess['treated']:,.0f}, control {ess['control']:,.0f}.</p>",
+                    '<div class="grid">', _image(plots_.get("propensity"), "propensity histogram"),
+                    _image(plots_.get("calibration"), "propensity calibration"), "</div>",
+                    _image(plots_.get("balance"), "love plot"),
+                    _table(["covariate", "SMD before", "SMD after", "variance ratio before", "variance ratio after"], rows))
+
+
+def _verdict_cell(r: dict | None) -> str:
+    if r is None:
+        return "–"
+    return "error" if r["status"] != "ok" else "pass" if r["passed"] else "FAIL"
+
+
+def _refutation(results: dict) -> list[str]:
+    refutations = results.get("refutations") or []
+    rows = [[r["refuter"], r["estimator"], r["original"], r["new_effect"], r.get("interval_low"), r.get("interval_high"),
+             r["p_value"], "error: " + (r["error"] or "") if r["status"] != "ok" else ("pass" if r["passed"] else "FAIL")]
+            for r in refutations]
+    rules = {r["refuter"]: r.get("criterion", "") for r in refutations}
+    estimators = list(dict.fromkeys(r["estimator"] for r in refutations))
+    outcome = {(r["refuter"], r["estimator"]): r for r in refutations}
+    matrix = _table(["refuter", *estimators], [[name, *(_verdict_cell(outcome.get((name, e))) for e in estimators)]
+                                               for name in rules])
+    legend = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in rules.items())
+    return _section("refutation", matrix, _table(["refuter", "estimator", "estimate", "refuted mean", "interval low",
+                                          "interval high", "p", "result"], rows), f"<ul class='muted'>{legend}</ul>",
+                    f"<p>Survived every refuter: <b>{html.escape(', '.join(results.get('survivors') or []) or 'none')}"
+                    "</b>.</p>")
+
+
+def _sensitivity(results: dict, plots_: dict) -> list[str]:
+    sens = results.get("sensitivity")
+    if not sens:
+        return _section("sensitivity", "<p class='muted'>Not computed.</p>")
+    per = sens.get("per_estimator") or {}
+    rows = [[name, r.get("risk_ratio"), r.get("evalue"), r.get("evalue_ci"), _pct(r.get("r2yd_x")), _pct(r.get("rv_q1")),
+             _pct(r.get("rv_q1_alpha05"))] for name, r in per.items()]
+    approx = next(iter(per.values()), {}).get("approximation", "")
+    parts = ["<p>E-value: how strongly (as a risk ratio, with both treatment and outcome) a hidden confounder "
+             "would have to be associated to explain the estimate (or its CI bound nearest the null) away. "
+             f"Scale: {html.escape(approx)} (VanderWeele &amp; Ding 2017). Robustness values RV (Cinelli &amp; "
+             "Hazlett 2020) are shares of residual variance.</p>",
+             _table(["estimator", "risk ratio", "E-value", "E-value CI", "partial R² Y~T|X", "RV q=1", "RV q=1, α=.05"],
+                    rows)]
+    ols = sens.get("ols")
+    if ols:
+        parts.append(f"<p>OLS of the outcome on the treatment and the adjustment set: estimate {ols['estimate']:.4g} "
+                     f"(SE {ols['se']:.3g}, t {ols['t']:.3g}, {ols['dof']:,} dof); partial R² of the treatment with "
+                     f"the outcome {_pct(ols['r2yd_x'])}; RV<sub>q=1</sub> {_pct(ols['rv_q1'])}; "
+                     f"RV<sub>q=1,α=0.05</sub> {_pct(ols['rv_q1_alpha05'])}.</p>")
+        if ols.get("bounds"):
+            parts.append(_table(["confounder as strong as", "partial R² with T", "partial R² with Y", "adjusted estimate",
+                                 "adjusted SE", "adjusted t", "95% low", "95% high"],
+                                [[b["label"], _pct(b["r2dz_x"]), _pct(b["r2yz_dx"]), b["adjusted_estimate"],
+                                  b["adjusted_se"], b["adjusted_t"], b["adjusted_ci_low"], b["adjusted_ci_high"]]
+                                 if b["adjusted_estimate"] is not None else
+                                 [b["label"], _pct(b["r2dz_x"]), _pct(b["r2yz_dx"]), "impossible: a partial R² "
+                                  "would exceed 100%", None, None, None, None] for b in ols["bounds"]]))
+        parts.append(_image(plots_.get("contour"), "sensitivity contour plot"))
+    parts += [f"<p class='muted'>{html.escape(n)}</p>" for n in sens.get("notes", [])]
+    return _section("sensitivity", *parts)
+
+
+def _data(results: dict) -> list[str]:
+    q = results["quality"]
+    o = results.get("overlap") or {}
+    arms = ""
+    if o.get("histogram"):
+        treated, control = sum(o["histogram"]["treated"]), sum(o["histogram"]["control"])
+        arms = f" {treated:,} treated and {control:,} untreated units."
+    status = ("All passed." if q["success"] else
+              f'<span class="fail">Failed: {html.escape("; ".join(q["failed"]))}</span>')
+    nulls = [[c, f] for c, f in q.get("null_fractions", {}).items() if f]
+    return _section("data", f"<p>{q['rows']:,} rows from <code>{html.escape(str(results['versions'].get('data_path')))}"
+                    f"</code> (md5 <code>{html.escape(str(results['versions'].get('data_md5')))}</code>).{arms}</p>",
+                    f"<p>{q['evaluated']} quality expectations: {status}</p>",
+                    _table(["column", "null fraction"], nulls) if nulls else "")
+
+
+def render_report(results: dict, plots_: dict[str, Path], path: Path) -> Path:
+    """Write report.html from the run's results dict and plot files."""
+    spec, versions = results["spec"], results["versions"]
+    ident = results["identification"]
+    tested = results.get("graph_tests") or {}
+    nav = "".join(f'<a href="#{k}">{v}</a>' for k, v in SECTIONS.items())
+    trust = "".join(f"<li>{html.escape(line)}</li>" for line in verdict(results))
+    sections = [f"<h1>{html.escape(spec['name'])}: did {html.escape(spec['treatment'])} change "
+                f"{html.escape(spec['outcome'])}?</h1>", f"<nav>{nav}</nav>",
+                *_section("answer", f'<p class="answer">{html.escape(headline(results))}</p>',
+                          f'<ul class="trust">{trust}</ul>',
+                          f"<p class='muted'>Question: what is the average effect ({spec['estimand'].upper()}) of "
+                          f"<code>{html.escape(spec['treatment'])}</code> on <code>{html.escape(spec['outcome'])}"
+                          "</code>, adjusting for the confounders the causal graph names?</p>"),
+                *_section("graph", f"<p>Graph <code>{html.escape(str(spec.get('graph') or 'from confounders'))}</code>, "
+                          f"sha256 <code>{html.escape(str(versions.get('graph_sha256')))}</code>."
+                          + (f" {tested.get('implied', 0)} implied independences tested, "
+                             f"{_pct(tested.get('violated_share'))} rejected by the data." if tested else "") + "</p>",
+                          _image(plots_.get("graph"), "causal graph")),
+                *_data(results),
+                *_section("identification", f"<p>Strategy: {html.escape(ident['strategy'])}; adjustment set: "
+                          f"<code>{html.escape(', '.join(ident['backdoor'] or []))}</code>; instruments: "
+                          f"{html.escape(', '.join(ident['instruments']) or 'none')}; latent: "
+                          f"{html.escape(', '.join(ident['latent']) or 'none')}.</p>"),
+                *_overlap(results, plots_), *_estimates(results, plots_), *_cate(results), *_refutation(results),
+                *_sensitivity(results, plots_),
+                *_section("versions", "<table><tbody>" + "".join(
+                    f"<tr><th>{html.escape(k)}</th><td class='t'><code>{html.escape(str(v))}</code></td></tr>"
+                    for k, v in versions.items()) + "</tbody></table>")]
+    page = (f"<!doctype html><html lang='en'><head><meta charset='utf-8'><title>whyflow {html.escape(spec['name'])}"
+            f"</title><style>{_STYLE}</style></head><body>{''.join(sections)}</body></html>")
     path.write_text(page)
     return path
