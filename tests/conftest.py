@@ -111,3 +111,14 @@ def whyflow_cli(root: Path, *args: str, env: dict | None = None, timeout: int = 
     full_env.pop("MLFLOW_TRACKING_URI", None)
     return subprocess.run([sys.executable, "-m", "flows.cli", *args], cwd=root, env=full_env, capture_output=True,
                           text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def empty_mlflow_db(tmp_path_factory) -> Path:
+    """An MLflow SQLite store with its schema migrated, made once: copying it into a test's project
+    takes 0.1 s where MLflow's migrations take 8-13 s on these machines."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
