@@ -20,7 +20,8 @@ import pandas as pd
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec, SqlSource
 
-__all__ = ["Snapshot", "read_source", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot"]
+__all__ = ["Snapshot", "read_source", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot",
+           "dataset_md5", "snapshot_dataset", "write_sql_dataset"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +76,11 @@ def read_source(spec: AnalysisSpec) -> pd.DataFrame:
     if spec.data.sql is not None:
         return _read_sql(spec.data.sql, spec.name)
     path = spec.resolve(spec.data.path)
+    from tasks.stream_source import is_dataset_path, open_source
+
+    if is_dataset_path(spec.data.path):  # a partitioned dataset small enough for memory
+        source = open_source(spec)
+        return pd.concat([pd.read_parquet(f) for f in source.files], ignore_index=True)
     if not path.is_file():
         raise DataError(f"analysis '{spec.name}': data file {spec.data.path!r} not found")
     try:
@@ -189,3 +195,81 @@ def snapshot_data(frame: pd.DataFrame, spec: AnalysisSpec) -> Snapshot:
         staging.replace(path)
         path.chmod(0o444)
     return _stored(path, md5, spec)
+
+
+def dataset_md5(files, root: Path) -> tuple[str, bytes, list[dict]]:
+    """DVC's hash of a directory: md5 of the JSON listing [{"md5", "relpath"}] sorted by relpath
+    (dvc-data Tree.as_bytes: json.dumps(..., sort_keys=True)) with ".dir" appended, as `dvc add` records."""
+    import json
+
+    entries = sorted(({"md5": file_md5(f), "relpath": Path(f).relative_to(root).as_posix()} for f in files),
+                     key=lambda e: e["relpath"])
+    listing = json.dumps(entries, sort_keys=True).encode("utf-8")
+    return hashlib.md5(listing).hexdigest() + ".dir", listing, entries
+
+
+def snapshot_dataset(source, spec: AnalysisSpec) -> Snapshot:
+    """Store a Parquet dataset in DVC by its directory hash without copying it on this disk: the cache
+    takes hardlinks to the files (copies only across filesystems); the push copies to the remote."""
+    from dvc.config import NoRemoteError
+    from dvc_data.hashfile.hash_info import HashInfo
+
+    md5, listing, entries = dataset_md5(source.files, source.root)
+    by_relpath = {Path(f).relative_to(source.root).as_posix(): str(f) for f in source.files}
+    repo = _dvc_repo(spec.base_dir)
+    try:
+        cache = repo.cache.local
+        cache.add([by_relpath[e["relpath"]] for e in entries], cache.fs, [e["md5"] for e in entries], hardlink=True)
+        if not cache.exists(md5):
+            cache.add_bytes(md5, listing)
+        try:
+            remote = repo.cloud.get_remote()
+            result = repo.cloud.push([HashInfo("md5", e["md5"]) for e in entries] + [HashInfo("md5", md5)])
+        except NoRemoteError:
+            raise DataError("the DVC repository has no default remote; add one with 'dvc remote add -d NAME URL'") from None
+        if result.failed:
+            raise DataError(f"pushing dataset {md5} to DVC remote {remote.name!r} failed")
+    finally:
+        repo.close()
+    log.info("dataset %s: %d files, %d rows, in DVC cache (hardlinks) and remote %r", md5, len(entries),
+             source.rows, remote.name)
+    return Snapshot(md5=md5, path=source.root, rows=source.rows, schema=dict(source.schema),
+                    source=spec.data.describe(), remote=remote.name, frame=pd.DataFrame(columns=list(source.schema)))
+
+
+def write_sql_dataset(spec: AnalysisSpec, chunk_rows: int) -> Path:
+    """Read data.sql in chunks into data/snapshots/<analysis>/<md5>.dir/part-*.parquet (never the
+    whole result in memory); the folder is named by its DVC directory hash."""
+    import shutil
+    import tempfile
+
+    import sqlalchemy as sa
+
+    source = spec.data.sql
+    base = spec.base_dir / "data" / "snapshots" / spec.name
+    base.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".sql-", dir=base))
+    engine = sa.create_engine(source.url)
+    try:
+        with engine.connect() as conn:
+            statement = (sa.select(sa.text("*")).select_from(sa.table(source.table)) if source.table
+                         else sa.text(source.query))
+            params = None if source.table else dict(source.params)
+            for i, chunk in enumerate(pd.read_sql(statement, conn, params=params, chunksize=chunk_rows)):
+                chunk.to_parquet(staging / f"part-{i:05d}.parquet", index=False)
+    except Exception as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"analysis '{spec.name}': reading data.sql in chunks failed: {str(exc).splitlines()[0][:200]}") from None
+    finally:
+        engine.dispose()
+    files = sorted(staging.glob("*.parquet"))
+    if not files:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DataError(f"analysis '{spec.name}': the data source {spec.data.describe()!r} has no rows")
+    md5 = dataset_md5(files, staging)[0]
+    final = base / md5
+    if final.exists():
+        shutil.rmtree(staging)
+    else:
+        staging.replace(final)
+    return final

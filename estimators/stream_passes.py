@@ -1,0 +1,235 @@
+"""The streaming analysis: one schedule of passes over the data shared by every requested estimator.
+
+Pass 1 accumulates cross-products per fold and treatment arm (and the regression Gram) and the
+first Newton step of every logistic propensity model (one per cross-fitting fold, plus the
+full-sample model for overlap), started from a fit on an in-memory sample; further Newton (IRLS)
+passes follow, the first of them also summing the regression's HC1 meat and the last one the DML
+final-stage moments, the AIPW scores and the overlap statistics (estimators/stream_fit.py). Each
+quantity equals what the in-memory estimator computes (same models, same standardisation and
+ridge as estimators/propensity.py), up to floating-point summation order.
+
+DML's HC1 meat comes from per-row score moments up to fourth order of the final-stage regressors
+(1 + number of modifiers columns), sum (y - v'theta)^2 v v' expanded in theta, so it needs no
+extra pass (Chernozhukov et al. 2018, sec. 3 for the orthogonal score).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import expit
+
+from estimators.streaming import Block
+
+__all__ = ["StreamRequest", "STREAMING_METHODS"]
+
+STREAMING_METHODS = ("linear_regression", "linear_dml", "aipw")
+
+
+@dataclass(frozen=True)
+class StreamRequest:
+    methods: tuple[str, ...] = STREAMING_METHODS
+    estimand: str = "ate"
+    overlap: bool = False
+    bins: int = 40
+    ridge: float = 1e-6
+    tol: float = 1e-10
+    max_iter: int = 50
+    aipw_crossfit: bool = True
+    clip: float = 0.01
+    tail_rows: int | None = None  # propensity tail buffer per arm; default max(4096, n / 100)
+    sample_rows: int = 1_000_000  # rows for the in-memory warm start of the logistic models
+
+
+@dataclass
+class _Logit:
+    """One logistic model: trained on the rows outside `fold` (all rows when fold is -1)."""
+
+    fold: int
+    mean: np.ndarray
+    scale: np.ndarray
+    keep: np.ndarray
+    penalty: np.ndarray
+    beta: np.ndarray
+    iterations: int = 0
+    done: bool = False
+    hessian: np.ndarray | None = None  # kept for the last passes, when it no longer changes (see _fit_logits)
+
+    def rows(self, b: Block) -> np.ndarray | slice:
+        return slice(None) if self.fold < 0 else b.fold != self.fold
+
+    def design(self, W: np.ndarray) -> np.ndarray:
+        return np.hstack([np.ones((W.shape[0], 1)), (W[:, self.keep] - self.mean) / self.scale])
+
+    def to_raw(self) -> np.ndarray:
+        """A with design(W) = [1, W] @ A: the standardisation as a matrix, so every model's logits,
+        gradient and Hessian come from the raw design shared by all models."""
+        p = self.keep.size
+        A = np.zeros((p + 1, 1 + self.mean.size))
+        A[0, 0] = 1.0
+        cols = np.flatnonzero(self.keep)
+        A[0, 1:] = -self.mean / self.scale
+        A[1 + cols, 1 + np.arange(cols.size)] = 1.0 / self.scale
+        return A
+
+
+def _arm(b: Block, binary: bool) -> np.ndarray:
+    return (b.t == 1).astype(np.int64) if binary else np.zeros(b.n, dtype=np.int64)
+
+
+def _lr_design(b: Block) -> np.ndarray:
+    return np.hstack([np.ones((b.n, 1)), b.t[:, None], b.W, b.t[:, None] * b.X])
+
+
+def _moments(b: Block, folds: int, binary: bool, lr: bool) -> dict:
+    arm = _arm(b, binary)
+    U = np.hstack([np.ones((b.n, 1)), b.W, b.t[:, None], b.y[:, None]])
+    G = np.zeros((folds, 2, U.shape[1], U.shape[1]))
+    cell = b.fold.astype(np.int64) * 2 + arm
+    for c in np.unique(cell):
+        part = U[cell == c]
+        G[c // 2, c % 2] = part.T @ part
+    out = {"G": G, "dropped": b.dropped,
+           "xsum": np.stack([b.X[arm == a].sum(axis=0) for a in (0, 1)])}
+    if lr:
+        Dy = np.hstack([_lr_design(b), b.y[:, None]])
+        out["lr_gram"] = Dy.T @ Dy
+    return out
+
+
+def _segment_sums(b: Block, levels: dict[str, list[str]], binary: bool) -> dict:
+    arm = _arm(b, binary)
+    out = {}
+    for name, codes in b.seg.items():
+        size = 2 * len(levels[name])
+        key = codes.astype(np.int64) * 2 + arm
+        out[f"seg_n:{name}"] = np.bincount(key, minlength=size).reshape(-1, 2).astype(float)
+        out[f"seg_x:{name}"] = np.stack([np.bincount(key, weights=b.X[:, j], minlength=size).reshape(-1, 2)
+                                         for j in range(b.X.shape[1])], axis=-1) if b.X.shape[1] else \
+            np.zeros((size // 2, 2, 0))
+    return out
+
+
+def _pass1(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: np.ndarray | None = None,
+           model_folds: tuple[int, ...] = ()) -> dict:
+    """Moments, and the first Newton step's raw gradient and Hessian of every logistic model at its
+    warm-start coefficients (raw design), so that step needs no pass of its own."""
+    out = _moments(b, folds, binary, lr)
+    out.update(_segment_sums(b, levels, binary))
+    if gammas is not None and len(model_folds):
+        P = expit(b.U @ gammas)
+        train = np.column_stack([np.ones(b.n, bool) if k < 0 else b.fold != k for k in model_folds])
+        out["raw_g"] = b.U.T @ ((b.t[:, None] - P) * train)
+        Wt = P * (1 - P) * train
+        for i in range(len(model_folds)):
+            out[f"raw_H{i}"] = (b.U * Wt[:, i:i + 1]).T @ b.U
+    return out
+
+
+def _logits(b: Block, models: list[_Logit]) -> np.ndarray:
+    return b.U @ np.column_stack([m.to_raw() @ m.beta for m in models])
+
+
+def _irls(b: Block, models: list[_Logit], lr_beta: np.ndarray | None, hessian: bool = True) -> dict:
+    """Gradient and Hessian of every logistic model at its current coefficients, in one sweep:
+    logits of all models from the shared raw design, raw cross-products, then each model's
+    standardisation applied to the small matrices."""
+    out = {}
+    if models:
+        P = expit(_logits(b, models))
+        train = np.column_stack([np.ones(b.n, bool) if m.fold < 0 else b.fold != m.fold for m in models])
+        R = (b.t[:, None] - P) * train
+        Wt = P * (1 - P) * train if hessian else None
+        G = b.U.T @ R
+        for i, m in enumerate(models):
+            if not m.done:
+                A = m.to_raw()
+                out[f"g{i}"] = A.T @ G[:, i]
+                if hessian:
+                    out[f"H{i}"] = A.T @ ((b.U * Wt[:, i:i + 1]).T @ b.U) @ A
+    if lr_beta is not None:
+        D = _lr_design(b)
+        e = b.y - D @ lr_beta
+        out["lr_meat"] = (D * (e**2)[:, None]).T @ D
+    return out
+
+
+def _propensity(b: Block, models: list[_Logit], per_fold: bool) -> np.ndarray:
+    """Propensity of each row: its out-of-fold model (per_fold; models 0..K-1 are the fold models)
+    or the full-sample model (always the last)."""
+    if not per_fold:
+        return expit(b.U @ (models[-1].to_raw() @ models[-1].beta))
+    folds = [m for m in models if m.fold >= 0]
+    L = _logits(b, folds)
+    return expit(L[np.arange(b.n), b.fold.astype(np.int64)])
+
+
+def _by_fold(b: Block, coefs: np.ndarray) -> np.ndarray:
+    """Prediction of [1, W] with each row's own fold coefficients (coefs: folds x (1 + p))."""
+    fitted = b.U @ coefs.T
+    return fitted[np.arange(b.n), b.fold.astype(np.int64)]
+
+
+def _dr_terms(y, t, mu0, mu1, e, estimand: str) -> tuple[np.ndarray, np.ndarray]:
+    """Doubly robust score numerator and the weight it is averaged over (estimate = sum raw / sum d):
+    the ATE's efficient score, and Hahn's (1998) ATT/ATC scores, as estimators/aipw.py."""
+    if estimand == "att":
+        return t * (y - mu0) - (1 - t) * e / (1 - e) * (y - mu0), t
+    if estimand == "atc":
+        return (1 - t) * (mu1 - y) + t * (1 - e) / e * (y - mu1), 1 - t
+    return mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e), np.ones_like(y)
+
+
+def _weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
+    if estimand == "att":
+        return np.where(t == 1, 1.0, e / (1 - e))
+    if estimand == "atc":
+        return np.where(t == 1, (1 - e) / e, 1.0)
+    return np.where(t == 1, 1 / e, 1 / (1 - e))
+
+
+def _final(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[_Logit], tails: int) -> dict:
+    out: dict = {}
+    arm = _arm(b, binary)
+    if "linear_dml" in req.methods:
+        yres = b.y - _by_fold(b, fit["y_fold"])
+        tres = b.t - (_propensity(b, models, True) if binary else _by_fold(b, fit["t_fold"]))
+        V = tres[:, None] * np.hstack([np.ones((b.n, 1)), b.X])
+        VV = (V[:, :, None] * V[:, None, :]).reshape(b.n, -1)
+        out.update({"dml_A": V.T @ V, "dml_b": V.T @ yres, "dml_S0": VV.T @ yres**2,
+                    "dml_S1": VV.T @ (yres[:, None] * V), "dml_S2": VV.T @ VV})
+    full_e = _propensity(b, models, False) if (req.overlap or ("aipw" in req.methods and not req.aipw_crossfit)) \
+        else None
+    if "aipw" in req.methods:
+        e = _propensity(b, models, True) if req.aipw_crossfit else full_e
+        clip = max(req.clip, 1e-9)
+        out["aipw_clipped"] = np.count_nonzero((e < req.clip) | (e > 1 - req.clip))
+        e = np.clip(e, clip, 1 - clip)
+        raw, d = _dr_terms(b.y, b.t, _by_fold(b, fit["mu0"]), _by_fold(b, fit["mu1"]), e, req.estimand)
+        terms = np.stack([raw, raw**2, raw * d, d, d * d], axis=1)
+        out["aipw"] = terms.sum(axis=0)
+        for name, codes in b.seg.items():
+            size = len(fit["levels"][name])
+            out[f"aipw_seg:{name}"] = np.stack([np.bincount(codes, weights=col, minlength=size) for col in terms.T],
+                                               axis=1)
+    if req.overlap:
+        e, w = full_e, _weights(b.t, full_e, req.estimand)
+        edges = np.linspace(0.0, 1.0, req.bins + 1)
+        for a in (0, 1):
+            ea, wa = e[arm == a], w[arm == a]
+            out[f"hist{a}"] = np.histogram(ea, edges)[0]
+            out[f"wsum{a}"] = np.array([wa.sum(), (wa**2).sum()])
+            out[f"wW{a}"] = wa @ b.W[arm == a]
+            if ea.size:
+                out[f"min:e{a}"], out[f"max:e{a}"] = ea.min(), ea.max()
+                out[f"low:{tails}:e{a}"] = np.sort(ea)[:tails] if ea.size <= tails else \
+                    np.sort(np.partition(ea, tails - 1)[:tails])
+                out[f"high:{tails}:e{a}"] = np.sort(ea)[-tails:] if ea.size <= tails else \
+                    np.sort(np.partition(ea, ea.size - tails)[ea.size - tails:])
+    return out
+
+
+def _support_count(b: Block, models: list[_Logit], low: float, high: float) -> dict:
+    e = _propensity(b, models, False)
+    return {"inside": np.array([np.count_nonzero((e >= low) & (e <= high))])}

@@ -1,0 +1,238 @@
+"""Out-of-core building blocks: data as blocks, per-block statistics that add up, folds from a hash.
+
+Every streaming estimator is a short sequence of passes; in each pass a function maps a Block to a
+dict of statistics, and the engine reduces the dicts with `combine` (sums, except keys marked as
+minima, maxima or tail buffers). Engines differ only in where blocks come from: MemoryEngine cuts
+an in-memory CausalData, tasks/stream_source.py reads Parquet/SQL chunks, tasks/dask_engine.py maps
+the same functions over dask partitions. Cross-fitting folds come from a seeded 64-bit mix of a
+unit id or the global row index, so they are identical in every engine and every chunking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from functools import reduce
+from typing import Callable, Iterable, Iterator, Protocol
+
+import numpy as np
+import pandas as pd
+
+from estimators.base import CausalData
+
+__all__ = ["Block", "Layout", "Engine", "FrameDesign", "MemoryEngine", "fold_of", "combine", "reduce_stats",
+           "solve_spd"]
+
+Stats = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What every block of one analysis shares: column names, segment levels, folds."""
+
+    w_names: list[str]
+    x_names: list[str]
+    segment_levels: dict[str, list[str]]
+    treatment_type: str = "binary"
+    folds: int = 5
+
+
+@dataclass(frozen=True)
+class Block:
+    """A chunk of complete rows as arrays: outcome y, treatment t, covariates W, modifiers X."""
+
+    y: np.ndarray
+    t: np.ndarray
+    W: np.ndarray
+    X: np.ndarray
+    fold: np.ndarray
+    seg: dict[str, np.ndarray] = field(default_factory=dict)  # codes into Layout.segment_levels
+    dropped: int = 0
+
+    @property
+    def n(self) -> int:
+        return int(self.y.size)
+
+    @cached_property
+    def U(self) -> np.ndarray:
+        """[1, W]: the raw design every linear and logistic nuisance model uses (built once per block)."""
+        return np.hstack([np.ones((self.n, 1)), self.W])
+
+
+class Engine(Protocol):
+    layout: Layout
+
+    def map_reduce(self, fn: Callable[[Block], Stats]) -> Stats: ...
+
+    def sample(self, rows: int) -> Block: ...
+
+
+_GOLDEN, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+
+def fold_of(keys: np.ndarray, seed: int, folds: int) -> np.ndarray:
+    """Fold of each unit: splitmix64 of (unit key xor a seed-derived salt), modulo the fold count."""
+    keys = np.asarray(keys)
+    if keys.dtype.kind in "iu":
+        z = keys.astype(np.int64, copy=False).view(np.uint64)
+    else:  # strings and other ids: pandas' fixed-key SipHash, deterministic across processes
+        z = pd.util.hash_array(keys.astype(object))
+    salt = np.random.SeedSequence(seed).generate_state(1, np.uint64)[0]
+    with np.errstate(over="ignore"):
+        z = (z ^ salt) + _GOLDEN
+        z = (z ^ (z >> np.uint64(30))) * _M1
+        z = (z ^ (z >> np.uint64(27))) * _M2
+        z = z ^ (z >> np.uint64(31))
+    return (z % np.uint64(folds)).astype(np.int8)
+
+
+def _tail(key: str) -> tuple[str, int]:
+    kind, _, rest = key.partition(":")
+    return kind, int(rest.partition(":")[0])
+
+
+def combine(a: Stats, b: Stats) -> Stats:
+    """Merge two statistics dicts: 'min:'/'max:' keys by extremum, 'low:M:'/'high:M:' keys keep the M
+    smallest/largest values, 'set:' keys by union, everything else by addition."""
+    out = dict(a)
+    for key, value in b.items():
+        if key not in out:
+            out[key] = value
+        elif key.startswith("min:"):
+            out[key] = np.minimum(out[key], value)
+        elif key.startswith("max:"):
+            out[key] = np.maximum(out[key], value)
+        elif key.startswith(("low:", "high:")):
+            kind, size = _tail(key)
+            both = np.concatenate([out[key], value])
+            out[key] = keep_tail(both, size, kind == "low")
+        elif key.startswith("set:"):
+            out[key] = out[key] | value
+        else:
+            out[key] = out[key] + value
+    return out
+
+
+def keep_tail(values: np.ndarray, size: int, smallest: bool) -> np.ndarray:
+    if values.size <= size:
+        return np.sort(values)
+    part = np.partition(values, size - 1 if smallest else values.size - size)
+    return np.sort(part[:size] if smallest else part[values.size - size:])
+
+
+def reduce_stats(parts: Iterable[Stats]) -> Stats:
+    return reduce(combine, parts, {})
+
+
+def solve_spd(G: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve normal equations G x = g after scaling to unit diagonal (keeps the solve well
+    conditioned when columns differ in scale); least squares when G is singular."""
+    d = np.sqrt(np.diag(G))
+    d = np.where(d > 0, d, 1.0)
+    Gs = G / np.outer(d, d)
+    rhs = (g.T / d).T
+    try:
+        x = np.linalg.solve(Gs, rhs)
+    except np.linalg.LinAlgError:
+        x = np.linalg.lstsq(Gs, rhs, rcond=None)[0]
+    return (x.T / d).T
+
+
+class MemoryEngine:
+    """Blocks cut from an in-memory CausalData (row index as unit key): the streaming algorithms on
+    data that fit, and the reference the out-of-core engines must reproduce."""
+
+    def __init__(self, data: CausalData, folds: int = 5, seed: int = 0, chunk_rows: int = 250_000,
+                 fold: np.ndarray | None = None):
+        self.data, self.chunk_rows = data, max(1, int(chunk_rows))
+        # `fold` overrides the hash folds (to compare with an estimator that draws its own)
+        self.fold = fold_of(np.arange(data.n), seed, folds) if fold is None else np.asarray(fold, dtype=np.int8)
+        levels = {name: sorted(set(labels.tolist())) for name, labels in data.segments.items()}
+        self.codes = {name: np.searchsorted(levels[name], labels) for name, labels in data.segments.items()}
+        self.layout = Layout(list(data.w_names), list(data.x_names), levels, data.treatment_type, folds)
+
+    def _block(self, rows: slice) -> Block:
+        d = self.data
+        return Block(d.Y[rows], d.T[rows], d.W[rows], d.X[rows], self.fold[rows],
+                     {k: v[rows] for k, v in self.codes.items()})
+
+    def blocks(self) -> Iterator[Block]:
+        for start in range(0, self.data.n, self.chunk_rows):
+            yield self._block(slice(start, start + self.chunk_rows))
+
+    def map_reduce(self, fn: Callable[[Block], Stats]) -> Stats:
+        return reduce_stats(fn(block) for block in self.blocks())
+
+    def sample(self, rows: int) -> Block:
+        # in memory a pass costs about what a warm-start fit on the sample costs: keep the sample small
+        return self._block(slice(0, min(rows, 50_000)))
+
+
+@dataclass(frozen=True)
+class FrameDesign:
+    """Turns a chunk (a DataFrame whose index is the global row number) into a Block with exactly
+    the columns CausalData.from_frame would build: numbers as floats, categorical columns as
+    dummies of their sorted levels with the first dropped. `levels` (from the full scan) lists the
+    columns treated as categorical and all their levels, so every chunk gets the same columns."""
+
+    treatment: str
+    outcome: str
+    covariates: list[str]
+    modifiers: list[str]
+    segments: list[str]
+    levels: dict[str, list[str]]
+    segment_levels: dict[str, list[str]] = field(default_factory=dict)
+    treatment_type: str = "binary"
+    folds: int = 5
+    seed: int = 0
+    unit_id: str | None = None
+
+    def columns(self) -> list[str]:
+        used = [self.treatment, self.outcome, *self.covariates, *self.segments]
+        return list(dict.fromkeys(used + ([self.unit_id] if self.unit_id else [])))
+
+    def _names(self, columns: list[str]) -> list[str]:
+        names = []
+        for column in columns:
+            names += [f"{column}={lv}" for lv in self.levels[column][1:]] if column in self.levels else [column]
+        return names
+
+    @property
+    def layout(self) -> Layout:
+        segs = {s: self.segment_levels[s] for s in self.segments}
+        return Layout(self._names(self.covariates), self._names(self.modifiers), segs, self.treatment_type, self.folds)
+
+    @staticmethod
+    def _codes(series: pd.Series, column: str, levels: list[str]) -> np.ndarray:
+        if isinstance(series.dtype, pd.CategoricalDtype):
+            index = {lv: i for i, lv in enumerate(levels)}
+            lut = np.array([index.get(str(c), -1) for c in series.cat.categories] + [-1])
+            codes = lut[series.cat.codes.to_numpy()]
+        else:
+            codes = pd.Categorical(series.astype(str), categories=levels).codes
+        if (codes < 0).any():
+            raise ValueError(f"column {column!r} has a value outside the levels found by the scan")
+        return codes
+
+    def _matrix(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+        parts = []
+        for column in columns:
+            if column in self.levels:
+                codes = self._codes(frame[column], column, self.levels[column])
+                dummies = np.zeros((len(frame), len(self.levels[column]) - 1))
+                hit = codes > 0
+                dummies[np.flatnonzero(hit), codes[hit] - 1] = 1.0
+                parts.append(dummies)
+            else:
+                parts.append(frame[column].to_numpy(dtype=float)[:, None])
+        return np.hstack(parts) if parts else np.empty((len(frame), 0))
+
+    def block(self, frame: pd.DataFrame) -> Block:
+        used = list(dict.fromkeys([self.treatment, self.outcome, *self.covariates, *self.segments]))
+        complete = frame.loc[frame[used].notna().all(axis=1)] if frame[used].isna().any(axis=None) else frame
+        keys = complete[self.unit_id].to_numpy() if self.unit_id else complete.index.to_numpy()
+        return Block(
+            y=complete[self.outcome].to_numpy(dtype=float), t=complete[self.treatment].to_numpy(dtype=float),
+            W=self._matrix(complete, self.covariates), X=self._matrix(complete, self.modifiers),
+            fold=fold_of(keys, self.seed, self.folds),
+            seg={s: self._codes(complete[s], s, self.segment_levels[s]) for s in self.segments}, dropped=len(frame) - len(complete))
