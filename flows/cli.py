@@ -23,6 +23,8 @@ def _summary_rows(results: dict) -> list[list[str]]:
     for e in results["estimates"]:
         ci = f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e["status"] == "ok" else ""
         status = e["status"] if not e["error"] else f"{e['status']}: {e['error']}"
+        if not e["error"] and (e.get("details") or {}).get("warning"):  # e.g. a weak instrument
+            status = f"{status}; {e['details']['warning']}"
         rows.append([e["estimator"], e["estimand"].upper(), _fmt(e["ate"]), ci, _fmt(e["p_value"], 3),
                      f"{e['n']:,}", f"{e['seconds']:.2f}", status[:90]])
     naive = results["naive"]
@@ -47,6 +49,9 @@ def _print_summary(results: dict, run_id: str, results_dir: str) -> None:
         table.add_row(*row)
     console = Console(width=max(Console().width, 120))
     console.print(table)
+    selection = results.get("selection")
+    if selection and selection.get("source") == "recommended":
+        console.print(f"estimators recommended for the {selection['design']} design: {selection['reason']}")
     refuted = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["passed"] is False]
     failed = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["status"] != "ok"]
     console.print(f"survived every refuter: {', '.join(results['survivors']) or 'none'}"
@@ -55,8 +60,15 @@ def _print_summary(results: dict, run_id: str, results_dir: str) -> None:
     overlap = results.get("overlap")
     if overlap:
         console.print(f"overlap: common support {overlap['common_support']:.3f}, max |SMD| "
-                      f"{overlap['max_smd_before']:.3f} before -> {overlap['max_smd_after']:.3f} after weighting")
-    console.print(f"report: {results_dir}/report.html")
+                      f"{overlap['max_smd_before']:.3f} before -> {overlap['max_smd_after']:.3f} after weighting"
+                      + (f"; trimmed {overlap['trimmed_units']:,} units ({overlap['trim']})"
+                         if overlap.get("trimmed_units") else ""))
+    ols = (results.get("sensitivity") or {}).get("ols")
+    if ols:
+        evalues = [r["evalue"] for r in results["sensitivity"]["per_estimator"].values() if r.get("evalue")]
+        console.print(f"sensitivity: RV_q=1 {100 * ols['rv_q1']:.1f}%, RV_q=1,alpha=0.05 {100 * ols['rv_q1_alpha05']:.1f}%"
+                      + (f", E-values {min(evalues):.3g}-{max(evalues):.3g}" if evalues else ""))
+    console.print(f"report: {results_dir}/report.html (also in the MLflow run's artifacts)")
     print(f"mlflow_run_id={run_id}", flush=True)
 
 
@@ -80,12 +92,21 @@ def _quiet_expected_errors() -> None:
 def _cmd_run(args: argparse.Namespace) -> int:
     from whyflow.spec import apply_overrides, load_spec
 
+    if args.all or len(args.analysis) != 1:
+        from flows.cli_extra import run_many
+
+        return run_many(args, _print_summary, _quiet_expected_errors)
+    args.analysis = args.analysis[0]
     spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
     from tasks.estimate import resolve_estimators
     from tasks.refute import check_refuters
 
     resolve_estimators(spec)
     check_refuters(spec)
+    from tasks.stream_source import choose_engine
+
+    if not args.snapshot:
+        choose_engine(spec)  # data beyond memory_budget_gb with a non-streaming estimator: exit 2 now
     from flows.analysis import analysis
     from whyflow.errors import GateFailed
 
@@ -157,8 +178,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whyflow", description="Workflow-orchestrated causal-effect experiments.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    run = commands.add_parser("run", help="run one analysis of params.yaml end to end")
-    run.add_argument("analysis", help="name of the analysis under 'analyses:' in the params file")
+    run = commands.add_parser("run", help="run one analysis of params.yaml end to end (several, or --all: on Dask)")
+    run.add_argument("analysis", nargs="*", help="name(s) of analyses under 'analyses:' in the params file; "
+                     "several run concurrently on Dask")
+    run.add_argument("--all", action="store_true", help="run every analysis of the params file, concurrently on Dask")
+    run.add_argument("--dask-address", metavar="ADDRESS",
+                     help="existing Dask scheduler for several analyses (default: $WHYFLOW_DASK_ADDRESS, else a local cluster)")
     run.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec key (dotted, YAML value), e.g. --set gates.min_common_support=0.8")
@@ -175,6 +200,9 @@ def _parser() -> argparse.ArgumentParser:
     from flows.graph_cli import add_graph_parser  # argparse only: the graph tools load when a command runs
 
     add_graph_parser(commands)
+    from flows.cli_extra import add_operations_parsers  # serve, monitor: argparse only here too
+
+    add_operations_parsers(commands)
     return parser
 
 

@@ -6,6 +6,8 @@ __all__ = [
     "EXIT_BAD_INPUT",
     "EXIT_GATE",
     "EXIT_MISMATCH",
+    "EXIT_ALERT",
+    "TAG_MONITOR_ALERT",
     "TAG_ANALYSIS",
     "TAG_DATA_MD5",
     "TAG_DATA_PATH",
@@ -32,6 +34,7 @@ EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_GATE = 3
 EXIT_MISMATCH = 4
+EXIT_ALERT = 5  # `whyflow monitor`: a monitored analysis crossed a threshold
 
 TAG_ANALYSIS = "whyflow.analysis"
 TAG_DATA_MD5 = "whyflow.data.md5"
@@ -44,6 +47,7 @@ TAG_ENV_SHA = "whyflow.env.sha256"
 TAG_SEED = "whyflow.seed"
 TAG_FAILURE = "whyflow.failure"
 TAG_REPRODUCES = "whyflow.reproduces"
+TAG_MONITOR_ALERT = "whyflow.monitor.alert"  # set by the monitor flow on the run that alerted
 
 # The version tags, keyed by the name they carry in results/<analysis>/estimates.json "versions".
 VERSION_TAGS = {
@@ -66,7 +70,9 @@ RESULT_FILES = {
     "overlap": "overlap.json",
     "identification": "identification.json",
     "refutation": "refutation.json",
+    "sensitivity": "sensitivity.json",
     "graph_tests": "graph_tests.json",
+    "agreement": "agreement.json",
 }
 
 # The graph tested against the data (tasks/graph_tests.py).

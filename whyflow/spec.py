@@ -17,6 +17,9 @@ __all__ = [
     "SqlSource",
     "DataSource",
     "Gates",
+    "OverlapOptions",
+    "SensitivityOptions",
+    "NuisanceModels",
     "AnalysisSpec",
     "load_spec",
     "list_analyses",
@@ -62,8 +65,10 @@ class DataSource(_Frozen):
     def _one_source(self) -> DataSource:
         if (self.path is None) == (self.sql is None):
             raise ValueError("give exactly one of 'path' (Parquet/CSV) or 'sql'")
-        if self.path is not None and Path(self.path).suffix.lower() not in (".parquet", ".csv"):
-            raise ValueError(f"path must end in .parquet or .csv; got {self.path!r}")
+        # a directory (no suffix) or a glob is a partitioned Parquet dataset (tasks/stream_source.py)
+        dataset = self.path is not None and (re.search(r"[*?[]", self.path) or Path(self.path).suffix == "")
+        if self.path is not None and not dataset and Path(self.path).suffix.lower() not in (".parquet", ".csv"):
+            raise ValueError(f"path must end in .parquet or .csv, or name a Parquet directory or glob; got {self.path!r}")
         return self
 
     def describe(self) -> str:
@@ -82,6 +87,47 @@ class Gates(_Frozen):
     min_rows: int = Field(50, ge=1)
     min_graph_pass_share: float | None = Field(None, ge=0.0, le=1.0)  # share of the graph's implied
     # independences the data must not reject (tasks/graph_tests.py); None: reported, not gated
+
+
+class OverlapOptions(_Frozen):
+    """Propensity model of the overlap diagnostics, and the trimming applied before estimation."""
+
+    propensity_model: Literal["logistic", "lightgbm"] = "logistic"
+    trim: Any = "none"  # "none", "crump" (Crump et al. 2009) or [low, high] propensity bounds
+
+    @model_validator(mode="after")
+    def _trim_rule(self) -> OverlapOptions:
+        trim = self.trim
+        if trim in ("none", "crump"):
+            return self
+        ok = (isinstance(trim, (list, tuple)) and len(trim) == 2
+              and all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in trim)
+              and 0 < trim[0] < trim[1] < 1)
+        if not ok:
+            raise ValueError(f"'trim' must be 'none', 'crump' or [low, high] with 0 < low < high < 1; got {trim!r}")
+        object.__setattr__(self, "trim", (float(trim[0]), float(trim[1])))
+        return self
+
+
+class SensitivityOptions(_Frozen):
+    """Cinelli-Hazlett benchmark: confounders `multiples` times as strong as covariate `benchmark`."""
+
+    benchmark: str | None = None  # default: the covariate most associated with the treatment
+    multiples: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0], min_length=1, max_length=10)
+
+    @model_validator(mode="after")
+    def _positive(self) -> SensitivityOptions:
+        if any(not 0 < k <= 100 for k in self.multiples):
+            raise ValueError(f"'multiples' must be numbers in (0, 100]; got {self.multiples}")
+        return self
+
+
+class NuisanceModels(_Frozen):
+    """The learners DML, DR and meta-learner estimators use for E[Y|X,W] and P(T=1|X,W)
+    (estimators/nuisance.py); linear/logistic by default: fast, and their CIs covered the truth here."""
+
+    outcome: Literal["linear", "lightgbm", "random_forest"] = "linear"
+    propensity: Literal["logistic", "lightgbm", "random_forest"] = "logistic"
 
 
 class AnalysisSpec(_Frozen):
@@ -103,11 +149,23 @@ class AnalysisSpec(_Frozen):
     estimand: Literal["ate", "att", "atc"] = "ate"
     treatment_type: Literal["binary", "continuous"] = "binary"
     estimators: list[str] | None = None
+    nuisance: NuisanceModels = Field(default_factory=NuisanceModels)
+    # per estimator, its options (checked against what it accepts in tasks/estimate.resolve_estimators)
+    estimator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     refuters: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUTERS))
     refute_simulations: int = Field(10, ge=2, le=1000)
+    overlap: OverlapOptions = Field(default_factory=OverlapOptions)
+    sensitivity: SensitivityOptions = Field(default_factory=SensitivityOptions)
     gates: Gates = Field(default_factory=Gates)
     seed: int = Field(42, ge=0)
     workers: int | None = Field(None, ge=1, le=64)  # processes; default one per core
+    # scale (tasks/stream_source.py): auto streams a Parquet directory/glob whose estimated in-memory
+    # size exceeds memory_budget_gb; dask runs the same passes on dask_address or a LocalCluster
+    engine: Literal["auto", "memory", "stream", "dask"] = "auto"
+    memory_budget_gb: float = Field(4.0, gt=0)
+    chunk_rows: int = Field(250_000, ge=1000)  # rows per chunk: 2.5e5 fits the caches better than 1e6 (bench)
+    unit_id: str | None = None  # column whose hash assigns cross-fitting folds (default: the row number)
+    dask_address: str | None = None  # scheduler address; default WHYFLOW_DASK_ADDRESS, else a LocalCluster
 
     @model_validator(mode="after")
     def _roles_fit_together(self) -> AnalysisSpec:
@@ -120,6 +178,10 @@ class AnalysisSpec(_Frozen):
         if (self.running_variable is None) != (self.cutoff is None):
             raise ValueError("'running_variable' and 'cutoff' go together")
         roles = {self.treatment, self.outcome}
+        if self.running_variable in roles:
+            raise ValueError(f"'running_variable' must not be the treatment or outcome; got {self.running_variable!r}")
+        if self.running_variable in self.instruments:
+            raise ValueError(f"'running_variable' must not also be an instrument; got {self.running_variable!r}")
         for key in ("confounders", "instruments", "effect_modifiers"):
             clash = roles.intersection(getattr(self, key) or [])
             if clash:
@@ -153,6 +215,8 @@ class AnalysisSpec(_Frozen):
                  *self.effect_modifiers, *self.segments, *self.categorical]
         if self.running_variable:
             named.append(self.running_variable)
+        if self.unit_id:
+            named.append(self.unit_id)
         return list(dict.fromkeys(named))
 
 
