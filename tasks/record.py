@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import re
 import shutil
 import tempfile
@@ -20,6 +21,7 @@ from tasks.identify import Identification
 from tasks.overlap import OverlapReport
 from tasks.quality import QualityReport
 from tasks.refute import Refutation, survivors
+from tasks.sensitivity import SensitivityReport
 from tasks.snapshot import Snapshot
 from whyflow import constants as C
 from whyflow.errors import GateFailed
@@ -116,10 +118,19 @@ def metrics_of(results: dict) -> dict[str, float | None]:
         metrics["balance.max_smd_after"] = overlap["max_smd_after"]
         for column, value in overlap["smd_after"].items():
             metrics[_key(f"balance.smd_after.{column}")] = value
+        metrics.update(_overlap_extras(overlap))
     for r in results.get("refutations", []):
         metrics[f"refute.{r['refuter']}.{r['estimator']}"] = r["p_value"]
+        metrics[f"refute_passed.{r['refuter']}.{r['estimator']}"] = None if r["passed"] is None else float(r["passed"])
+    for name, row in ((results.get("sensitivity") or {}).get("per_estimator") or {}).items():
+        metrics.update({f"sensitivity.evalue.{name}": row.get("evalue"), f"sensitivity.evalue_ci.{name}":
+                        row.get("evalue_ci"), f"sensitivity.rv_q1.{name}": row.get("rv_q1"),
+                        f"sensitivity.rv_q1_alpha05.{name}": row.get("rv_q1_alpha05")})
     if results.get("identification"):
         metrics["identification.seconds"] = results["identification"]["seconds"]
+    if results.get("agreement") and results["agreement"].get("max_z") is not None:
+        metrics["agreement.max_z"] = results["agreement"]["max_z"]
+        metrics["agreement.disagreeing_pairs"] = float(len(results["agreement"]["disagreeing"]))
     tested = results.get("graph_tests")
     if tested:
         metrics.update({C.METRIC_GRAPH_IMPLIED: tested["implied"], C.METRIC_GRAPH_VIOLATED: tested["violated_share"],
@@ -128,16 +139,31 @@ def metrics_of(results: dict) -> dict[str, float | None]:
     return {_key(k): v for k, v in metrics.items()}
 
 
+def _overlap_extras(overlap: dict) -> dict[str, float | None]:
+    """Trimming, effective sample sizes, calibration and variance ratios (tasks/overlap.py)."""
+    ratios = [v for v in (overlap.get("variance_ratio_after") or {}).values() if v is not None and v > 0]
+    extras = {"overlap.trimmed_units": float(overlap.get("trimmed_units", 0)),
+              "overlap.ess_treated": overlap["effective_sample_size"]["treated"],
+              "overlap.ess_control": overlap["effective_sample_size"]["control"],
+              "balance.max_log_variance_ratio_after": max((abs(math.log(v)) for v in ratios), default=None)}
+    if overlap.get("calibration"):
+        extras |= {"overlap.calibration_ece": overlap["calibration"]["ece"],
+                   "overlap.calibration_brier": overlap["calibration"]["brier"]}
+    return extras
+
+
 def _payloads(results: dict) -> dict[str, Any]:
     return {
         C.RESULT_FILES["estimates"]: {k: results[k] for k in ("analysis", "versions", "estimates", "naive", "truth",
-                                                               "cate_by_segment", "survivors")},
+                                                               "cate_by_segment", "survivors", "selection")},
         C.RESULT_FILES["quality"]: results["quality"],
         C.RESULT_FILES["overlap"]: results.get("overlap"),
         C.RESULT_FILES["identification"]: results["identification"],
         C.RESULT_FILES["refutation"]: {"refutations": results.get("refutations", []),
                                        "survivors": results.get("survivors", [])},
-    } | ({C.RESULT_FILES["graph_tests"]: results["graph_tests"]} if results.get("graph_tests") else {})
+    } | ({C.RESULT_FILES["graph_tests"]: results["graph_tests"]} if results.get("graph_tests") else {}) \
+      | ({C.RESULT_FILES["agreement"]: results["agreement"]} if results.get("agreement") else {}) \
+      | ({C.RESULT_FILES["sensitivity"]: results["sensitivity"]} if results.get("sensitivity") else {})
 
 
 def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
@@ -153,7 +179,8 @@ def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
 def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: QualityReport,
                identification: Identification, overlap: OverlapReport | None, estimates: list[Estimate],
                naive: Estimate, refutations: list[Refutation], cate: dict, graph: CausalGraph,
-               graph_tests: GraphTestReport | None = None) -> RunOutcome:
+               graph_tests: GraphTestReport | None = None, selection: dict | None = None,
+               agreement: dict | None = None, sensitivity: SensitivityReport | None = None) -> RunOutcome:
     """Write results files, plots and the report; log them and the metrics to the MLflow run."""
     truth = known_truth(spec)
     results = results_io.to_jsonable({
@@ -163,6 +190,9 @@ def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: Qual
         "identification": identification.to_json(), "overlap": overlap.to_json() if overlap else None,
         "refutations": [r.to_json() for r in refutations], "survivors": survivors(estimates, refutations),
         "graph_tests": graph_tests.to_json() if graph_tests else None,
+        "selection": selection,  # which estimators ran and why (design, source, reason)
+        "agreement": agreement,  # pairwise z of the estimates (tasks/agreement.py)
+        "sensitivity": sensitivity.to_json() if sensitivity else None,  # E-values, Cinelli-Hazlett
     })
     staging = results_io.staging_dir(spec.base_dir, spec.name)
     try:
@@ -180,7 +210,9 @@ def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: Qual
         if overlap is not None:
             made["propensity"] = plots.propensity_plot(overlap.histogram, figures / "propensity.png", spec.treatment)
             made["balance"] = plots.love_plot(overlap.smd_before, overlap.smd_after,
-                                              spec.gates.max_smd_after_weighting, figures / "balance.png")
+                                              spec.gates.max_smd_after_weighting, figures / "balance.png",
+                                              overlap.variance_ratio_before, overlap.variance_ratio_after)
+        made |= report.extra_plots(results, figures, graph)  # graph picture, calibration, sensitivity contour
         report.render_report(results, made, staging / "report.html")
         tracking.log_metrics(spec.base_dir, run_id, metrics_of(results))
         tracking.log_artifacts(spec.base_dir, run_id, staging)
