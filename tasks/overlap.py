@@ -150,6 +150,19 @@ def _named(names: list[str], values: np.ndarray) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values)}
 
 
+def _support_share(e: np.ndarray, t: np.ndarray, estimand: str) -> float:
+    """Share of the units the estimand is about whose propensity lies where the other arm has units:
+    the ATT needs a comparable control for every treated unit, not treated units for every control
+    (a large, dissimilar control pool, as in LaLonde's PSID sample, is no overlap problem for it)."""
+    e1, e0 = e[t == 1], e[t == 0]
+    if estimand == "att":
+        return float(np.mean((e1 >= e0.min()) & (e1 <= e0.max())))
+    if estimand == "atc":
+        return float(np.mean((e0 >= e1.min()) & (e0 <= e1.max())))
+    low, high = max(e1.min(), e0.min()), min(e1.max(), e0.max())
+    return float(np.mean((e >= low) & (e <= high))) if low <= high else 0.0
+
+
 def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptions | None = None, seed: int = 0,
                   bins: int = 40) -> OverlapReport:
     """Propensity, calibration, common support, trimming, ESS, SMD and variance ratios before/after weighting."""
@@ -158,7 +171,7 @@ def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptio
     e = fit_propensity(data.W, t, options.propensity_model, seed)
     e1, e0 = e[t == 1], e[t == 0]
     low, high = max(e1.min(), e0.min()), min(e1.max(), e0.max())
-    support = float(np.mean((e >= low) & (e <= high))) if low <= high else 0.0
+    support = _support_share(e, t, estimand)
     keep, bounds = trim_mask(e, options.trim)
     tk, ek, Wk = t[keep], e[keep], data.W[keep]
     if min(tk.sum(), (1 - tk).sum()) == 0:

@@ -197,3 +197,19 @@ def test_weak_overlap_run_stops_with_exit_3_and_a_trimmed_run_estimates_on_the_k
     [estimate] = json.loads((project / "results/weak/estimates.json").read_text())["estimates"]
     assert overlap["trimmed_units"] > 0 and estimate["n"] == overlap["analysed_units"] == 6000 - overlap["trimmed_units"]
     assert "trimmed" in out
+
+
+def test_common_support_counts_the_units_the_estimand_is_about():
+    # A LaLonde-like design: a few treated units, and a large control pool of which most are unlike them.
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.normal(0.0, 0.5, 400), rng.normal(-2.0, 1.5, 8000)])
+    t = np.concatenate([np.ones(400), np.zeros(8000)])
+    data = CausalData(Y=x + t, T=t, W=x[:, None], X=np.empty((x.size, 0)), w_names=["x"], x_names=[])
+    e = fit_propensity(data.W, t)
+    e1, e0 = e[t == 1], e[t == 0]
+    by_hand = {"att": np.mean((e1 >= e0.min()) & (e1 <= e0.max())),
+               "atc": np.mean((e0 >= e1.min()) & (e0 <= e1.max())),
+               "ate": np.mean((e >= max(e1.min(), e0.min())) & (e <= min(e1.max(), e0.max())))}
+    shares = {estimand: check_overlap(data, estimand).common_support for estimand in by_hand}
+    assert shares == pytest.approx(by_hand)
+    assert shares["att"] > 0.95 > shares["ate"]  # every treated unit has controls near it; many controls have no treated
