@@ -53,10 +53,13 @@ def _print_summary(results: dict, run_id: str, results_dir: str) -> None:
     if selection and selection.get("source") == "recommended":
         console.print(f"estimators recommended for the {selection['design']} design: {selection['reason']}")
     refuted = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["passed"] is False]
-    failed = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["status"] != "ok"]
-    console.print(f"survived every refuter: {', '.join(results['survivors']) or 'none'}"
-                  + (f"; refuted: {', '.join(refuted)}" if refuted else "")
-                  + (f"; refuter errors: {', '.join(failed)}" if failed else ""))
+    failed = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["status"] == "failed"]
+    if results["refutations"]:
+        console.print(f"survived every refuter: {', '.join(results['survivors']) or 'none'}"
+                      + (f"; refuted: {', '.join(refuted)}" if refuted else "")
+                      + (f"; refuter errors: {', '.join(failed)}" if failed else ""))
+    else:
+        console.print("refutation: not run")
     overlap = results.get("overlap")
     if overlap:
         console.print(f"overlap: common support {overlap['common_support']:.3f}, max |SMD| "

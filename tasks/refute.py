@@ -168,6 +168,19 @@ def _failed(refuter: str, estimate: Estimate, simulations: int, exc: BaseExcepti
                       criterion=_CRITERIA[REFUTERS[refuter].kind])
 
 
+def _not_applicable(refuter: str, estimate: Estimate) -> Refutation | None:
+    """A permuted treatment is no longer a step at the cutoff, so a sharp RD refuses every placebo refit;
+    its placebo is the placebo cutoffs in the estimate's details, not a failure of the estimate."""
+    from estimators import registry
+
+    if refuter == "placebo" and "running_variable" in registry.get(estimate.estimator).requires:
+        return Refutation(refuter, estimate.estimator, estimate.value, math.nan, math.nan, None, None, 0,
+                          status="not_applicable", error="a regression discontinuity's placebo is its placebo "
+                          "cutoffs (see the estimate's details), not a permuted treatment",
+                          criterion=_CRITERIA[REFUTERS[refuter].kind])
+    return None
+
+
 def _towards_zero(estimate: Estimate) -> float:
     return -1.0 if estimate.value > 0 else 1.0
 
@@ -205,9 +218,12 @@ def refute_estimates(data: CausalData, estimates: list[Estimate], refuters: list
     options. Each simulation has its own seed, derived from the spec's seed, so the results do not
     depend on how the work is split over processes."""
     pair_seeds = np.random.SeedSequence(seed).generate_state(len(refuters) * max(len(estimates), 1))
-    pairs, jobs, owners = [], [], []
+    pairs, jobs, owners, skipped = [], [], [], []
     for k, (refuter, estimate) in enumerate((r, e) for r in refuters for e in estimates):
         if not estimate.ok:
+            continue
+        if (refusal := _not_applicable(refuter, estimate)) is not None:
+            skipped.append(refusal)
             continue
         count = _count(refuter, simulations)
         seeds = _simulation_seeds(int(pair_seeds[k]), count)
@@ -224,14 +240,14 @@ def refute_estimates(data: CausalData, estimates: list[Estimate], refuters: list
         else:
             collected[owner].extend(output)
     return [_failed(r, e, n, got) if isinstance(got, BaseException) else _conclude(r, e, got, n)
-            for (r, e, n), got in zip(pairs, collected)]
+            for (r, e, n), got in zip(pairs, collected)] + skipped
 
 
 def survivors(estimates: list[Estimate], refutations: list[Refutation]) -> list[str]:
     """Estimators whose every refutation ran and passed."""
     names = []
     for estimate in estimates:
-        mine = [r for r in refutations if r.estimator == estimate.estimator]
+        mine = [r for r in refutations if r.estimator == estimate.estimator and r.status != "not_applicable"]
         if estimate.ok and mine and all(r.passed for r in mine):
             names.append(estimate.estimator)
     return names

@@ -219,13 +219,16 @@ def _overlap(results: dict, plots_: dict) -> list[str]:
 def _verdict_cell(r: dict | None) -> str:
     if r is None:
         return "–"
+    if r["status"] == "not_applicable":
+        return "n/a"
     return "error" if r["status"] != "ok" else "pass" if r["passed"] else "FAIL"
 
 
 def _refutation(results: dict) -> list[str]:
     refutations = results.get("refutations") or []
     rows = [[r["refuter"], r["estimator"], r["original"], r["new_effect"], r.get("interval_low"), r.get("interval_high"),
-             r["p_value"], "error: " + (r["error"] or "") if r["status"] != "ok" else ("pass" if r["passed"] else "FAIL")]
+             r["p_value"], ("n/a: " if r["status"] == "not_applicable" else "error: ") + (r["error"] or "")
+             if r["status"] != "ok" else ("pass" if r["passed"] else "FAIL")]
             for r in refutations]
     rules = {r["refuter"]: r.get("criterion", "") for r in refutations}
     estimators = list(dict.fromkeys(r["estimator"] for r in refutations))

@@ -59,8 +59,12 @@ def test_iv_and_rd_designs_pick_their_estimators_and_cover_the_truth(project, ca
     assert rdd["estimator"] == "rdd" and rdd["estimand"] == "late at cutoff" and rdd["ci_low"] <= 2.0 <= rdd["ci_high"]
     assert rdd["details"]["density_test_p"] is not None and len(rdd["details"]["placebo_cutoffs"]) == 2
     # no overlap gate for a sharp design (no overlap by construction); a permuted treatment is no
-    # longer a sharp step, so the placebo refuter is recorded as failed with that reason
+    # longer a sharp step, so the placebo refuter is not applicable (RD's placebo is its placebo
+    # cutoffs) and does not count against the estimate, while data_subset still judges it
     assert json.loads((project / "results/rd_score/overlap.json").read_text()) is None
     refuted = json.loads((project / "results/rd_score/refutation.json").read_text())["refutations"]
     placebo = next(r for r in refuted if r["refuter"] == "placebo")
-    assert placebo["status"] == "failed" and "not a sharp step" in placebo["error"]
+    assert placebo["status"] == "not_applicable" and "placebo cutoffs" in placebo["error"]
+    subset = next(r for r in refuted if r["refuter"] == "data_subset")
+    survived = json.loads((project / "results/rd_score/refutation.json").read_text())["survivors"]
+    assert survived == (["rdd"] if subset["passed"] else [])
