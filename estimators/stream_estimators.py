@@ -6,7 +6,8 @@ source the analysis flow runs all requested streaming methods in one shared sche
 builds the estimates with `estimate_from_stream`. stream_linear_regression equals linear_regression;
 stream_linear_dml is EconML LinearDML's estimator with the same linear/logistic nuisances, on hash
 folds instead of EconML's random folds; stream_aipw is aipw's estimator with linear/logistic
-nuisances, on hash folds.
+nuisances, on hash folds. Given other nuisances (outcome_model/propensity_model, e.g. lightgbm), those two
+fit them on a seeded hash subsample and run the final stage over all rows (estimators/stream_flexible.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import time
 
 from estimators.base import CausalData, Estimate, Estimator, normal_inference
+from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice
 from estimators.option_checks import check_float, check_int
 from estimators.registry import register
 from estimators.stream_fit import run_streaming
+from estimators.stream_flexible import NUISANCE_SAMPLE_ROWS, is_flexible, run_flexible
 from estimators.stream_passes import StreamRequest
 from estimators.streaming import MemoryEngine
 
@@ -59,6 +62,9 @@ class _Streaming(Estimator):
         check_int(options, "chunk_rows", 1, 10**9)
         if "clip" in cls.options_doc:
             check_float(options, "clip", 0.0, 0.5, open_low=False)
+        if "nuisance_sample_rows" in cls.options_doc:
+            check_int(options, "nuisance_sample_rows", 2, 10**9)
+            check_nuisance(options)
 
     def _fit(self, data: CausalData) -> dict:
         engine = MemoryEngine(data, folds=int(self.options.get("cv", 5)), seed=self.seed,
@@ -66,7 +72,12 @@ class _Streaming(Estimator):
         request = StreamRequest(methods=(METHOD_OF[self.name],), estimand=self.estimand,
                                 clip=float(self.options.get("clip", 0.01)))
         started = time.perf_counter()
-        result = run_streaming(engine, request)
+        outcome, propensity = nuisance_choice(self.options)
+        if is_flexible(outcome, propensity):  # seeded subsample for the nuisances, final stage on all rows
+            result = run_flexible(engine, request, outcome, propensity, self.seed,
+                                  int(self.options.get("nuisance_sample_rows", NUISANCE_SAMPLE_ROWS)))
+        else:
+            result = run_streaming(engine, request)
         self.result_ = result
         out = result[METHOD_OF[self.name]]
         return {"value": out["value"], "std_error": out["std_error"], "n": result["n"],
@@ -78,6 +89,11 @@ class _Streaming(Estimator):
         if result is None or not data.segments:
             return None
         return _segments_with_ci(result[METHOD_OF[self.name]].get("segments", {}))
+
+
+_FLEXIBLE_DOC = {**NUISANCE_OPTIONS, "nuisance_sample_rows": "rows of the seeded hash subsample that flexible "
+                 f"(not linear/logistic) nuisances are fitted on (default {NUISANCE_SAMPLE_ROWS:,}); the final "
+                 "stage uses all rows"}
 
 
 @register
@@ -96,6 +112,7 @@ class StreamLinearDML(_Streaming):
     summary = "partially linear DML, OLS/logistic nuisances, hash-fold cross-fitting, out-of-core"
     treatment_types = ("binary", "continuous")
     gives_cate = True
+    options_doc = {**_Streaming.options_doc, **_FLEXIBLE_DOC}
 
 
 @register
@@ -104,6 +121,7 @@ class StreamAIPW(_Streaming):
     family = "backdoor doubly robust (streaming)"
     summary = "AIPW, OLS outcome per arm / logistic propensity, hash-fold cross-fitting, out-of-core"
     gives_cate = True
-    options_doc = {**_Streaming.options_doc, "clip": "propensity bounds [c, 1 - c] (default 0.01, as aipw)"}
+    options_doc = {**_Streaming.options_doc, "clip": "propensity bounds [c, 1 - c] (default 0.01, as aipw)",
+                   **_FLEXIBLE_DOC}
 
 

@@ -20,8 +20,8 @@ import pandas as pd
 
 from estimators.base import CausalData
 
-__all__ = ["Block", "Layout", "Engine", "FrameDesign", "MemoryEngine", "fold_of", "combine", "reduce_stats",
-           "solve_spd"]
+__all__ = ["Block", "Layout", "Engine", "FrameDesign", "MemoryEngine", "fold_of", "unit_hash", "combine",
+           "reduce_stats", "solve_spd"]
 
 Stats = dict[str, object]
 
@@ -48,6 +48,7 @@ class Block:
     fold: np.ndarray
     seg: dict[str, np.ndarray] = field(default_factory=dict)  # codes into Layout.segment_levels
     dropped: int = 0
+    hash: np.ndarray | None = None  # the seeded 64-bit unit hash the folds come from (subsampling)
 
     @property
     def n(self) -> int:
@@ -70,8 +71,8 @@ class Engine(Protocol):
 _GOLDEN, _M1, _M2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 
 
-def fold_of(keys: np.ndarray, seed: int, folds: int) -> np.ndarray:
-    """Fold of each unit: splitmix64 of (unit key xor a seed-derived salt), modulo the fold count."""
+def unit_hash(keys: np.ndarray, seed: int) -> np.ndarray:
+    """Seeded 64-bit hash of each unit key: splitmix64 of (unit key xor a seed-derived salt)."""
     keys = np.asarray(keys)
     if keys.dtype.kind in "iu":
         z = keys.astype(np.int64, copy=False).view(np.uint64)
@@ -83,6 +84,12 @@ def fold_of(keys: np.ndarray, seed: int, folds: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * _M1
         z = (z ^ (z >> np.uint64(27))) * _M2
         z = z ^ (z >> np.uint64(31))
+    return z
+
+
+def fold_of(keys: np.ndarray, seed: int, folds: int, hashed: np.ndarray | None = None) -> np.ndarray:
+    """Fold of each unit: its unit_hash modulo the fold count (`hashed`: that hash, already computed)."""
+    z = unit_hash(keys, seed) if hashed is None else hashed
     return (z % np.uint64(folds)).astype(np.int8)
 
 
@@ -145,8 +152,9 @@ class MemoryEngine:
     def __init__(self, data: CausalData, folds: int = 5, seed: int = 0, chunk_rows: int = 250_000,
                  fold: np.ndarray | None = None):
         self.data, self.chunk_rows = data, max(1, int(chunk_rows))
+        self.hash = unit_hash(np.arange(data.n), seed)
         # `fold` overrides the hash folds (to compare with an estimator that draws its own)
-        self.fold = fold_of(np.arange(data.n), seed, folds) if fold is None else np.asarray(fold, dtype=np.int8)
+        self.fold = fold_of(None, seed, folds, self.hash) if fold is None else np.asarray(fold, dtype=np.int8)
         levels = {name: sorted(set(labels.tolist())) for name, labels in data.segments.items()}
         self.codes = {name: np.searchsorted(levels[name], labels) for name, labels in data.segments.items()}
         self.layout = Layout(list(data.w_names), list(data.x_names), levels, data.treatment_type, folds)
@@ -154,7 +162,7 @@ class MemoryEngine:
     def _block(self, rows: slice) -> Block:
         d = self.data
         return Block(d.Y[rows], d.T[rows], d.W[rows], d.X[rows], self.fold[rows],
-                     {k: v[rows] for k, v in self.codes.items()})
+                     {k: v[rows] for k, v in self.codes.items()}, hash=self.hash[rows])
 
     def blocks(self) -> Iterator[Block]:
         for start in range(0, self.data.n, self.chunk_rows):
@@ -231,8 +239,9 @@ class FrameDesign:
         used = list(dict.fromkeys([self.treatment, self.outcome, *self.covariates, *self.segments]))
         complete = frame.loc[frame[used].notna().all(axis=1)] if frame[used].isna().any(axis=None) else frame
         keys = complete[self.unit_id].to_numpy() if self.unit_id else complete.index.to_numpy()
+        hashed = unit_hash(keys, self.seed)
         return Block(
             y=complete[self.outcome].to_numpy(dtype=float), t=complete[self.treatment].to_numpy(dtype=float),
             W=self._matrix(complete, self.covariates), X=self._matrix(complete, self.modifiers),
-            fold=fold_of(keys, self.seed, self.folds),
+            fold=fold_of(keys, self.seed, self.folds, hashed), hash=hashed,
             seg={s: self._codes(complete[s], s, self.segment_levels[s]) for s in self.segments}, dropped=len(frame) - len(complete))

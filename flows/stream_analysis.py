@@ -23,6 +23,7 @@ from estimators import registry
 from estimators.base import Estimate, normal_inference
 from estimators.stream_estimators import estimate_from_stream, request_for
 from estimators.stream_fit import run_streaming
+from estimators.stream_flexible import NUISANCE_SAMPLE_ROWS, is_flexible, run_flexible
 from tasks import graph_tests, identify, record, snapshot, stream_quality, tracking, validate
 from tasks.overlap import OverlapReport, overlap_failures
 from tasks.stream_source import EnginePlan, SourceEngine, iter_frames, open_source
@@ -91,8 +92,15 @@ def _estimate(plan, spec, source, design, timer) -> tuple[dict, list[Estimate], 
     binary = spec.treatment_type == "binary"
     request = request_for(plan.estimators, spec.estimand, spec.estimator_options, overlap=binary)
     started = time.perf_counter()
+    outcome, propensity = spec.nuisance.outcome, spec.nuisance.propensity
     with timer("estimate"), _engine(plan, spec, source, design) as engine:
-        result = run_streaming(engine, request)
+        if is_flexible(outcome, propensity):  # nuisances on a seeded subsample, final stage over all rows
+            sample_rows = max(int(spec.estimator_options.get(name, {}).get("nuisance_sample_rows",
+                                                                            NUISANCE_SAMPLE_ROWS))
+                              for name in ("stream_linear_dml", "stream_aipw"))
+            result = run_flexible(engine, request, outcome, propensity, spec.seed, sample_rows)
+        else:
+            result = run_streaming(engine, request)
     seconds = time.perf_counter() - started
     estimates = [estimate_from_stream(name, result, spec.estimand, seconds, registry.get(name).summary)
                  for name in plan.estimators]

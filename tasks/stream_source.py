@@ -181,9 +181,6 @@ def choose_engine(spec: AnalysisSpec, requested: list[str] | None = None) -> Eng
     if spec.overlap.trim != "none" or spec.overlap.propensity_model != "logistic":
         raise SpecError(f"analysis '{spec.name}': streaming ({reason}) supports overlap.trim: none and "
                         f"overlap.propensity_model: logistic; got {spec.overlap.trim!r}, {spec.overlap.propensity_model!r}")
-    if spec.nuisance.outcome != "linear" or spec.nuisance.propensity != "logistic":
-        raise SpecError(f"analysis '{spec.name}': streaming ({reason}) fits linear/logistic nuisances only; got "
-                        f"nuisance {spec.nuisance.outcome}/{spec.nuisance.propensity} (use engine: memory on a sample)")
     names = list(requested or STREAMING_ESTIMATORS)
     blocked = [n for n in names if not registry.get(n).streams]
     if blocked:
