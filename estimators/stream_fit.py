@@ -196,21 +196,25 @@ def _overlap(engine, stats, G, models, req, p, n_arm, tails) -> tuple[dict, int]
     mins = [float(stats[f"min:e{a}"]) for a in (0, 1)]
     maxs = [float(stats[f"max:e{a}"]) for a in (0, 1)]
     low, high = max(mins), min(maxs)
-    n = n_arm.sum()
+    # the units the estimand is about, and the propensity range they must fall in (tasks/overlap.py)
+    arms, (lo_b, hi_b) = {"att": ((1,), (mins[0], maxs[0])), "atc": ((0,), (mins[1], maxs[1]))}.get(
+        req.estimand, ((0, 1), (low, high)))
+    n = sum(n_arm[a] for a in arms)
     extra = 0
-    if low > high:
+    if lo_b > hi_b:
         support = 0.0
     else:
         outside, exact = 0, True
-        for a in (0, 1):
+        for a in arms:
             lo, hi = stats[f"low:{tails}:e{a}"], stats[f"high:{tails}:e{a}"]
             full = lo.size >= n_arm[a]
-            exact &= full or (lo[-1] >= low and hi[0] <= high)
-            outside += np.count_nonzero(lo < low) + np.count_nonzero(hi > high)
+            exact &= full or (lo[-1] >= lo_b and hi[0] <= hi_b)
+            outside += np.count_nonzero(lo < lo_b) + np.count_nonzero(hi > hi_b)
         if exact:
             support = float((n - outside) / n)
         else:  # more units outside the support than the tail buffers hold: count them in one more pass
-            support = float(engine.map_reduce(partial(_support_count, models=models, low=low, high=high))["inside"][0] / n)
+            inside = engine.map_reduce(partial(_support_count, models=models, low=lo_b, high=hi_b))["inside"]
+            support = float(sum(inside[a] for a in arms) / n)
             extra = 1
     means, variances = [], []
     for a in (0, 1):

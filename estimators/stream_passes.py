@@ -232,4 +232,5 @@ def _final(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[_
 
 def _support_count(b: Block, models: list[_Logit], low: float, high: float) -> dict:
     e = _propensity(b, models, False)
-    return {"inside": np.array([np.count_nonzero((e >= low) & (e <= high))])}
+    inside = (e >= low) & (e <= high)
+    return {"inside": np.array([np.count_nonzero(inside & (b.t == a)) for a in (0, 1)])}  # per arm
