@@ -132,7 +132,8 @@ def summarise(rows: list[dict]) -> list[dict]:
             continue
         errors = np.array([r["error_"] for r in ok])
         table.append({
-            "case": case, "nuisance": nuisance, "estimator": name, "status": "ok", "estimand": ok[0]["estimand"], "reps": len(ok),
+            "case": case, "nuisance": nuisance, "estimator": name, "status": "ok", "estimand": ok[0]["estimand"],
+            "reps": len(ok),
             "failed": len(mine) - len(ok), "bias": float(errors.mean()),
             "bias_mcse": float(errors.std(ddof=1) / math.sqrt(len(errors))) if len(errors) > 1 else math.nan,
             "median_error": float(np.median(errors)), "rmse": float(np.sqrt(np.mean(errors**2))),
@@ -148,8 +149,8 @@ def summarise(rows: list[dict]) -> list[dict]:
 def markdown(table: list[dict], args: argparse.Namespace, wall: float, loads: tuple, slow: list[str],
              first: int) -> str:
     command = "python bench/estimator_validation.py " + " ".join(sys.argv[1:])
-    done = min((r["reps"] + r["failed"] for r in table if r["status"] == "ok"), default=args.replications)
-    reps = min(done, args.replications)
+    # replications completed (the budget stops between rounds, so every estimator not marked slow has them all)
+    reps = min(max((r["reps"] + r["failed"] for r in table if r["status"] == "ok"), default=0), args.replications)
     margin = 1.96 * math.sqrt(0.95 * 0.05 / max(reps, 1))
     stopped = (f"; the {args.time_budget:g}-minute budget stopped it after {reps} of {args.replications} requested "
                "replications (the reps column counts those completed)" if reps < args.replications else "")
@@ -167,9 +168,10 @@ def markdown(table: list[dict], args: argparse.Namespace, wall: float, loads: tu
         f"{loads[0]}, after {loads[1]}",
     ]
     if args.nuisance:
-        lines.append("- nuisances: each draw is analysed through an AnalysisSpec with `nuisance: {outcome, propensity}` "
-                     "and tasks/estimate.estimate_effects, as a params.yaml would be; `linear` is the default "
-                     "linear outcome / logistic propensity, settings of the others in estimators/nuisance.py")
+        lines.append("- nuisances: each draw is analysed through an AnalysisSpec with "
+                     "`nuisance: {outcome, propensity}` and tasks/estimate.estimate_effects, as a params.yaml "
+                     "would be; `linear` is the default linear outcome / logistic propensity, settings of the "
+                     "others in estimators/nuisance.py")
     else:
         lines.append(f"- slow estimators (median fit > {args.slow_seconds} s in the first replications), run on the "
                      f"first {first} replications only: {', '.join(slow) or 'none'}")
@@ -206,7 +208,8 @@ def _section(case: str, nuisance: str | None, mine: list[dict], rows_override: i
         reps = f"{r['reps']}" + (f" ({r['failed']} failed)" if r["failed"] else "")
         weak = "-" if r["weak_flagged"] is None else f"{r['weak_flagged']:.2f}"
         lines.append(f"| {r['estimator']} | {r['estimand']} | {reps} | {r['bias']:+.4f} ({r['bias_mcse']:.4f}) | "
-                     f"{r['median_error']:+.4f} | {r['rmse']:.4f} | {r['coverage']:.3f} | {r['seconds']:.3f} | {weak} |")
+                     f"{r['median_error']:+.4f} | {r['rmse']:.4f} | {r['coverage']:.3f} | {r['seconds']:.3f} "
+                     f"| {weak} |")
     skipped = [r for r in mine if r["status"] != "ok"]
     for r in (r for r in mine if r.get("ar_coverage") is not None):
         lines += ["", f"{r['estimator']}: the Anderson-Rubin 95% set (valid with weak instruments) held the truth "
