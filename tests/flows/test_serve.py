@@ -116,8 +116,12 @@ def test_a_run_started_through_the_api_logs_the_mlflow_run_and_publishes_artifac
     assert "AnalysisOverrides" in json.dumps(schema["properties"]["overrides"])
 
     # what the UI's "Run" form posts
-    created = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run",
-                         json={"parameters": {"analysis": "coupon_618", "overrides": OVERRIDES}}, timeout=10)
+    for attempt in range(6):  # a freshly started server on its SQLite file can answer 503 while busy
+        created = httpx.post(f"{api}/deployments/{deployment['id']}/create_flow_run",
+                             json={"parameters": {"analysis": "coupon_618", "overrides": OVERRIDES}}, timeout=10)
+        if created.status_code != 503:
+            break
+        time.sleep(2 * (attempt + 1))
     assert created.status_code == 201, created.text
     flow_run_id = created.json()["id"]
 
