@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 from data import dgps  # noqa: E402
 from estimators import registry  # noqa: E402
-from tasks.estimate import estimate_effects  # noqa: E402
+from tasks.estimate.effects import estimate_effects  # noqa: E402
 from whyflow.parallel import map_processes  # noqa: E402
 from whyflow.spec import AnalysisSpec  # noqa: E402
 

@@ -34,8 +34,8 @@ sys.path.insert(0, str(ROOT))
 import networkx as nx  # noqa: E402
 
 from data.synthetic_graphs import confounded_graph, random_dag, treatment_outcome_pair  # noqa: E402
-from tasks.graph import CausalGraph  # noqa: E402
-from tasks.identify_report import identification_report  # noqa: E402
+from tasks.graph.model import CausalGraph  # noqa: E402
+from tasks.identify.report import identification_report  # noqa: E402
 
 
 def _cpu() -> str:
@@ -139,8 +139,8 @@ def data_rows(runs: int) -> list[str]:
     import pandas as pd
 
     from tasks.discovery import suggest_structure
-    from tasks.graph import read_graph_file
-    from tasks.graph_tests import run_graph_tests
+    from tasks.graph.model import read_graph_file
+    from tasks.graph.implications import run_graph_tests
 
     frame = pd.read_parquet(ROOT / "data/raw/coupon_618.parquet")
     graph = read_graph_file(ROOT / "data/graphs/coupon_618.dot")
@@ -188,7 +188,7 @@ def main() -> int:
         "",
         "## Identification report (back-door, front-door, instruments)",
         "",
-        f"whyflow: median of {args.runs} runs of `tasks.identify_report.identification_report`. DoWhy: one run of "
+        f"whyflow: median of {args.runs} runs of `tasks.identify.report.identification_report`. DoWhy: one run of "
         "`identify_effect_auto(..., BackdoorAdjustment.BACKDOOR_MAX)` (what whyflow called before), stopped at the "
         "limit. \"DoWhy accepts\": DoWhy's `check_valid_backdoor_set` passes both back-door sets and "
         "`check_valid_frontdoor_set` the front-door set.",

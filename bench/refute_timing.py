@@ -33,7 +33,11 @@ def main() -> None:
     from whyflow.threads import pin_threads
 
     pin_threads()
-    from tasks import estimate, graph, identify, refute, snapshot
+    from tasks.estimate import effects as estimate
+    from tasks.graph import model as graph
+    from tasks.identify import effect as identify
+    from tasks.evidence import refute
+    from tasks.data import snapshot
     from whyflow.parallel import default_workers, warm_up
     from whyflow.spec import load_spec
 

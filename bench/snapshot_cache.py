@@ -18,8 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tasks.fingerprint import frame_fingerprint, snapshot_from_record, snapshot_record, source_fingerprint  # noqa: E402
-from tasks.snapshot import read_source  # noqa: E402
+from tasks.data.fingerprint import frame_fingerprint, snapshot_from_record, snapshot_record, source_fingerprint  # noqa: E402
+from tasks.data.snapshot import read_source  # noqa: E402
 from tests.conftest import make_project  # noqa: E402
 from whyflow.spec import load_spec  # noqa: E402
 

@@ -15,6 +15,8 @@ from estimators.base import CausalData, Estimator
 from estimators.ols import ols_hc1
 from estimators.registry import register
 
+__all__ = ["LinearRegression"]
+
 
 @register
 class LinearRegression(Estimator):

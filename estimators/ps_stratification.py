@@ -16,6 +16,8 @@ from estimators.ols import ols_hc1
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
+__all__ = ["PropensityStratification"]
+
 
 @register
 class PropensityStratification(Estimator):

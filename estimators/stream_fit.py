@@ -2,7 +2,7 @@
 
 run_streaming(engine, request) returns plain dicts: per method the point estimate, standard error,
 CATE by segment and details, plus the naive difference and (on request) the overlap diagnostics
-in the fields of tasks.overlap.OverlapReport.
+in the fields of tasks.evidence.overlap.OverlapReport.
 """
 
 from __future__ import annotations

@@ -14,11 +14,18 @@ from whyflow.threads import pin_threads
 
 pin_threads()
 
-from tasks import estimate as estimate_step  # noqa: E402  (after the thread pinning)
-from tasks.agreement import estimator_agreement  # noqa: E402
-from tasks import graph as graph_step  # noqa: E402
-from tasks import sensitivity as sensitivity_step  # noqa: E402
-from tasks import graph_tests, identify, overlap, quality, record, refute, snapshot, validate  # noqa: E402
+from tasks.estimate import effects as estimate_step  # noqa: E402  (after the thread pinning)
+from tasks.estimate.agreement import estimator_agreement  # noqa: E402
+from tasks.graph import model as graph_step  # noqa: E402
+from tasks.evidence import sensitivity as sensitivity_step  # noqa: E402
+from tasks.graph import implications as graph_tests  # noqa: E402
+from tasks.identify import effect as identify
+from tasks.evidence import overlap
+from tasks.data import quality
+from tasks.record import run as record
+from tasks.evidence import refute
+from tasks.data import snapshot
+from tasks.data import validate
 from whyflow.errors import GateFailed  # noqa: E402
 from flows.artifacts import publish_run  # noqa: E402
 from flows.retry import retry_options  # noqa: E402
@@ -26,7 +33,7 @@ from flows.snapshot_cache import cached_snapshot  # noqa: E402
 from whyflow.parallel import default_workers, warm_up  # noqa: E402
 from whyflow.spec import load_spec  # noqa: E402
 from flows.stream_analysis import stream_analysis  # noqa: E402
-from tasks.stream_source import choose_engine  # noqa: E402
+from tasks.scale.source import choose_engine  # noqa: E402
 from whyflow.threads import single_threaded  # noqa: E402
 
 __all__ = ["analysis"]

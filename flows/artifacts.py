@@ -9,7 +9,9 @@ from pathlib import Path
 
 from prefect.artifacts import create_link_artifact, create_markdown_artifact
 
-from tasks import summary, tracking
+from tasks.report import summary
+
+from tasks.record import tracking
 
 __all__ = ["artifact_key", "run_links", "publish_run", "publish_failure", "publish_reproduction"]
 

@@ -101,12 +101,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return run_many(args, _print_summary, _quiet_expected_errors)
     args.analysis = args.analysis[0]
     spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
-    from tasks.estimate import resolve_estimators
-    from tasks.refute import check_refuters
+    from tasks.estimate.effects import resolve_estimators
+    from tasks.evidence.refute import check_refuters
 
     resolve_estimators(spec)
     check_refuters(spec)
-    from tasks.stream_source import choose_engine
+    from tasks.scale.source import choose_engine
 
     if not args.snapshot:
         choose_engine(spec)  # data beyond memory_budget_gb with a non-streaming estimator: exit 2 now

@@ -20,8 +20,8 @@ def run_many(args: argparse.Namespace, print_summary: Callable, quiet_errors: Ca
         raise SpecError("`whyflow run` needs an analysis name, several names, or --all; got none")
     if args.snapshot:
         raise SpecError(f"--snapshot must go with exactly one analysis; got {len(names)}: {names}")
-    from tasks.estimate import resolve_estimators
-    from tasks.refute import check_refuters
+    from tasks.estimate.effects import resolve_estimators
+    from tasks.evidence.refute import check_refuters
 
     for name in names:  # every bad spec: exit 2 before any cluster starts
         spec = load_spec(args.params, name, args.set)

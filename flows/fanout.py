@@ -94,7 +94,7 @@ def run_many(names: list[str], params_file: str, overrides: dict[str, Any] | Non
     """The `analyses` flow on a Dask task runner (local cluster unless an address is given)."""
     from pathlib import Path
 
-    from tasks.tracking import client
+    from tasks.record.tracking import client
 
     # Create (migrate) the tracking store once, here: concurrent first runs on a new SQLite store
     # race through MLflow's schema migrations and fail ("table _alembic_tmp_... already exists").

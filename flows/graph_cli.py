@@ -32,14 +32,14 @@ def _read_data(path: str):
 
 
 def _graph(path: str, data=None, **roles):
-    from tasks.graph import check_columns, check_roles, read_graph_file
+    from tasks.graph.model import check_columns, check_roles, read_graph_file
 
     graph = check_roles(read_graph_file(path), **roles)
     return graph if data is None else check_columns(graph, list(data.columns))
 
 
 def _emit(payload: dict) -> int:
-    from tasks.results import to_jsonable
+    from tasks.record.files import to_jsonable
 
     print(json.dumps(to_jsonable(payload), indent=2))
     return 0
@@ -76,7 +76,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from tasks.graph_diff import diff_graphs, read_graph_ref
+    from tasks.graph.diff import diff_graphs, read_graph_ref
     from whyflow.errors import GraphError
 
     revision_in_name = "@" in args.old and not Path(args.old).is_file()
@@ -105,7 +105,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _cmd_render(args: argparse.Namespace) -> int:
-    from tasks.graph_render import render_graph
+    from tasks.graph.render import render_graph
 
     path, engine = render_graph(_graph(args.file), args.output, args.treatment, args.outcome, args.engine)
     print(f"wrote {path} ({engine})")
@@ -132,7 +132,7 @@ def _print_report(report) -> None:
 
 
 def _cmd_identify(args: argparse.Namespace) -> int:
-    from tasks.identify_report import identification_report
+    from tasks.identify.report import identification_report
 
     graph = _graph(args.file)
     report = identification_report(graph, args.treatment, args.outcome, args.running_variable, args.cutoff)
@@ -143,7 +143,7 @@ def _cmd_identify(args: argparse.Namespace) -> int:
 
 
 def _cmd_ivs(args: argparse.Namespace) -> int:
-    from tasks.identify_report import identification_report
+    from tasks.identify.report import identification_report
 
     data = _read_data(args.data) if args.data else None
     report = identification_report(_graph(args.file, data), args.treatment, args.outcome)
@@ -157,7 +157,7 @@ def _cmd_ivs(args: argparse.Namespace) -> int:
         hint = "; add --data to rank them by first-stage F" if rows else ""
         print(f"{len(rows)} instrument(s) in the graph{hint}")
         return 0
-    from tasks.instruments import WEAK_F, rank_instruments
+    from tasks.identify.instruments import WEAK_F, rank_instruments
 
     ranked = rank_instruments(report, data)
     if args.json:
@@ -172,7 +172,7 @@ def _cmd_ivs(args: argparse.Namespace) -> int:
 
 
 def _cmd_test(args: argparse.Namespace) -> int:
-    from tasks.graph_tests import run_graph_tests
+    from tasks.graph.implications import run_graph_tests
 
     data = _read_data(args.data)
     report = run_graph_tests(_graph(args.file, data), data, seed=args.seed, method=args.method, alpha=args.alpha,

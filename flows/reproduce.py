@@ -10,9 +10,9 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks import reproduce as steps
-from tasks.snapshot import fetch_snapshot
-from tasks.tracking import set_tags
+from tasks.record import reproduce as steps
+from tasks.data.snapshot import fetch_snapshot
+from tasks.record.tracking import set_tags
 from whyflow.constants import TAG_REPRODUCES
 
 __all__ = ["reproduce"]

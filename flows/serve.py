@@ -19,7 +19,7 @@ from prefect import Flow, flow
 from pydantic import BaseModel, ConfigDict, Field
 
 from estimators.registry import available
-from tasks.refute import REFUTERS
+from tasks.evidence.refute import REFUTERS
 from whyflow.spec import list_analyses
 
 __all__ = ["GateOverrides", "AnalysisOverrides", "build_flows", "wait_for_api", "serve_deployments", "DEPLOYMENT"]

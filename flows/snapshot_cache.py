@@ -15,8 +15,8 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows.retry import retry_options
-from tasks import fingerprint
-from tasks.snapshot import Snapshot
+from tasks.data import fingerprint
+from tasks.data.snapshot import Snapshot
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
 

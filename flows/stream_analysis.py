@@ -1,6 +1,6 @@
 """The analysis flow for data that do not fit in memory: the same steps, streamed, the same MLflow keys.
 
-Called by flows/analysis.py when tasks.stream_source.choose_engine picks `stream` or `dask`. Steps:
+Called by flows/analysis.py when tasks.scale.source.choose_engine picks `stream` or `dask`. Steps:
 open the dataset (Parquet metadata only; a SQL source is first written to Parquet in chunks) ->
 validate the first chunk -> identify -> snapshot (DVC directory hash; cache by hardlinks) -> MLflow
 run -> one streaming quality pass + GX on a seeded sample -> graph tests on the sample -> the
@@ -24,9 +24,15 @@ from estimators.base import Estimate, normal_inference
 from estimators.stream_estimators import estimate_from_stream, request_for
 from estimators.stream_fit import run_streaming
 from estimators.stream_flexible import NUISANCE_SAMPLE_ROWS, is_flexible, run_flexible
-from tasks import graph_tests, identify, record, snapshot, stream_quality, tracking, validate
-from tasks.overlap import OverlapReport, overlap_failures
-from tasks.stream_source import EnginePlan, SourceEngine, iter_frames, open_source
+from tasks.graph import implications as graph_tests
+from tasks.identify import effect as identify
+from tasks.record import run as record
+from tasks.data import snapshot
+from tasks.scale import quality as stream_quality
+from tasks.record import tracking
+from tasks.data import validate
+from tasks.evidence.overlap import OverlapReport, overlap_failures
+from tasks.scale.source import EnginePlan, SourceEngine, iter_frames, open_source
 from whyflow.errors import GateFailed, SpecError
 from whyflow.spec import AnalysisSpec
 from whyflow.threads import single_threaded
@@ -80,7 +86,7 @@ record_t = _t(record.record_run, "record")
 @contextlib.contextmanager
 def _engine(plan: EnginePlan, spec: AnalysisSpec, source, design):
     if plan.kind == "dask":
-        from tasks.dask_engine import DaskEngine, dask_client
+        from tasks.scale.dask_engine import DaskEngine, dask_client
 
         with dask_client(spec) as client:
             yield DaskEngine(source, design, client)

@@ -17,10 +17,10 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from tasks.ci_tests import LinearCI
-from tasks.encode import complete_rows, seeded_sample
-from tasks.graph import CausalGraph, check_columns
-from tasks.graph_tests import implied_independences
+from tasks.graph.independence import LinearCI
+from tasks.graph.encode import complete_rows, seeded_sample
+from tasks.graph.model import CausalGraph, check_columns
+from tasks.graph.implications import implied_independences
 
 __all__ = ["StructureSuggestion", "suggest_structure", "DISCOVERY_ROWS"]
 

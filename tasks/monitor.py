@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from tasks import tracking
+from tasks.record import tracking
 from whyflow import constants as C
 from whyflow.errors import SpecError, WhyflowError
 from whyflow.spec import AnalysisSpec, list_analyses

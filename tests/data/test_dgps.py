@@ -5,7 +5,7 @@ import pytest
 from scipy.special import expit
 
 from data.dgps import DGPS, causal_data, heterogeneous_effects, instrument_unobserved_confounder, weak_overlap
-from tasks.graph import parse_graph_text
+from tasks.graph.model import parse_graph_text
 
 
 @pytest.mark.parametrize("name", list(DGPS))

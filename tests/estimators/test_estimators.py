@@ -8,7 +8,7 @@ import statsmodels.api as sm
 from estimators import describe, get
 from estimators.base import CausalData, Estimate
 from estimators.registry import _REGISTRY, available
-from tasks.estimate import estimate_effects
+from tasks.estimate.effects import estimate_effects
 from whyflow.spec import AnalysisSpec
 
 

@@ -8,7 +8,7 @@ import pytest
 from data.dgps import causal_data, instrument_unobserved_confounder
 from estimators import get
 from estimators.iv_2sls import anderson_rubin, first_stage
-from tasks.instruments import first_stage_f
+from tasks.identify.instruments import first_stage_f
 
 
 def test_2sls_equals_statsmodels_and_the_wald_ratio():

@@ -78,7 +78,7 @@ def test_rdd_refuses_without_a_running_variable_a_fuzzy_design_and_a_continuous_
                        "kernel, p"),
 ])
 def test_bad_rdd_options_are_spec_errors(tmp_path, options, message):
-    from tasks.estimate import check_estimator_options
+    from tasks.estimate.effects import check_estimator_options
     from whyflow.errors import SpecError
     from whyflow.spec import AnalysisSpec
 

@@ -111,7 +111,7 @@ def test_parquet_source_with_lightgbm_spec_streams(tmp_path):
     """A spec asking for LightGBM nuisances is no longer refused; from Parquet chunks (unit_id hash) the
     estimate does not depend on the chunk size."""
     from data.generate_large import write_large
-    from tasks.stream_source import SourceEngine, choose_engine, open_source
+    from tasks.scale.source import SourceEngine, choose_engine, open_source
     from whyflow.spec import AnalysisSpec
     from estimators.streaming import FrameDesign
 

@@ -93,7 +93,7 @@ def test_aipw_equals_in_memory_aipw_with_the_same_folds(data, estimand):
 
 @pytest.mark.parametrize("estimand", ["ate", "att"])
 def test_overlap_equals_check_overlap(data, estimand):
-    from tasks.overlap import check_overlap
+    from tasks.evidence.overlap import check_overlap
 
     want = check_overlap(data, estimand)
     got = run_streaming(MemoryEngine(data, chunk_rows=500), StreamRequest(methods=(), estimand=estimand,
@@ -111,7 +111,7 @@ def test_overlap_equals_check_overlap(data, estimand):
 def test_common_support_counts_beyond_the_tail_buffers(data):
     """More units outside the support than the tail buffers hold: one extra counting pass, same share."""
     from estimators import stream_fit
-    from tasks.overlap import check_overlap
+    from tasks.evidence.overlap import check_overlap
 
     shifted = data.replace(T=np.where(data.W[:, 0] > np.quantile(data.W[:, 0], 0.97), 1.0, data.T))
     for estimand in ("ate", "att", "atc"):  # each counts the units its estimand is about

@@ -46,7 +46,7 @@ def iv_files(tmp_path) -> tuple[str, str]:
 
 
 def test_show_lists_latent_nodes_edges_and_the_version(capsys):
-    from tasks.graph import read_graph_file
+    from tasks.graph.model import read_graph_file
 
     code, out, _ = run(capsys, "show", LATENT)
     assert code == 0 and "marketing_sensitivity  [latent]" in out and "coupon_sent -> gmv" in out

@@ -87,7 +87,7 @@ def test_record_step_retries_only_transient_failures(tmp_path, monkeypatch, pref
     from prefect import flow
 
     from flows.analysis import record_failure_t
-    from tasks import tracking
+    from tasks.record import tracking
 
     attempts = []
 

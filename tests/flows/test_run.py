@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 
 from flows.cli import main
-from tasks.graph import load_graph
-from tasks.snapshot import file_md5
+from tasks.graph.model import load_graph
+from tasks.data.snapshot import file_md5
 from tests.conftest import git
 from whyflow.spec import load_spec
 from whyflow.versions import environment_sha256

@@ -14,12 +14,12 @@ def test_unchanged_source_is_snapshotted_once(tmp_path, monkeypatch, prefect_ser
     from prefect import flow
 
     from flows.snapshot_cache import cached_snapshot
-    from tasks.snapshot import read_source
+    from tasks.data.snapshot import read_source
     from whyflow.spec import load_spec
 
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH, temporary_settings
 
-    from tasks import fingerprint
+    from tasks.data import fingerprint
 
     storage = tmp_path / "prefect-storage"
     project = make_project(tmp_path / "project", tmp_path / "remote", coupon_rows=500)

@@ -24,8 +24,8 @@ def _add_analysis(project, name: str, folder: str, extra: str = "") -> None:
 @pytest.mark.slow
 def test_streamed_run_logs_the_same_keys(project, prefect_server, monkeypatch):
     from flows.analysis import analysis
-    from tasks import tracking
-    from tasks.snapshot import dataset_md5
+    from tasks.record import tracking
+    from tasks.data.snapshot import dataset_md5
     from whyflow import constants as C
 
     folder = write_large(6000, project / "data" / "large", chunk_rows=2000, seed=21)

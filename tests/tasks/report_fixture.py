@@ -9,13 +9,14 @@ import pandas as pd
 
 from estimators import get
 from estimators.base import CausalData
-from tasks import plots, report
-from tasks.estimate import cate_by_segment, naive_difference
-from tasks.graph import CausalGraph, parse_graph_text
-from tasks.overlap import check_overlap
-from tasks.refute import refute_estimates, survivors
-from tasks.results import to_jsonable
-from tasks.sensitivity import analyse_sensitivity
+from tasks.report import plots
+from tasks.report import html as report
+from tasks.estimate.effects import cate_by_segment, naive_difference
+from tasks.graph.model import CausalGraph, parse_graph_text
+from tasks.evidence.overlap import check_overlap
+from tasks.evidence.refute import refute_estimates, survivors
+from tasks.record.files import to_jsonable
+from tasks.evidence.sensitivity import analyse_sensitivity
 
 GRAPH = "digraph { coupon -> gmv; activity -> coupon; activity -> gmv; level -> coupon; level -> gmv; }"
 

@@ -5,8 +5,8 @@ import math
 import pytest
 
 from estimators.base import Estimate
-from tasks.agreement import estimator_agreement
-from tasks.record import metrics_of
+from tasks.estimate.agreement import estimator_agreement
+from tasks.record.run import metrics_of
 
 
 def est(name, value, se, estimand="ate", status="ok"):

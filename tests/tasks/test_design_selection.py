@@ -4,9 +4,9 @@ import pytest
 
 from data.dgps import frontdoor_mediator, instrument_unobserved_confounder
 from estimators import registry
-from tasks.estimate import causal_data, resolve_estimators, select_estimators
-from tasks.graph import graph_from_roles, load_graph
-from tasks.identify import identify_effect
+from tasks.estimate.effects import causal_data, resolve_estimators, select_estimators
+from tasks.graph.model import graph_from_roles, load_graph
+from tasks.identify.effect import identify_effect
 from whyflow.errors import SpecError
 from whyflow.spec import AnalysisSpec
 

@@ -4,7 +4,7 @@ import pytest
 
 from data.synthetic_graphs import simulate_linear
 from tasks.discovery import suggest_structure
-from tasks.graph import CausalGraph, parse_graph_text
+from tasks.graph.model import CausalGraph, parse_graph_text
 
 
 def graph(text: str) -> CausalGraph:

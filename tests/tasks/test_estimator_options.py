@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from estimators.base import CausalData
-from tasks.estimate import estimate_effects, estimator_options, resolve_estimators
+from tasks.estimate.effects import estimate_effects, estimator_options, resolve_estimators
 from whyflow.errors import SpecError
 from whyflow.spec import load_spec
 

@@ -7,7 +7,7 @@ import os
 import pandas as pd
 import pytest
 
-from tasks.fingerprint import frame_fingerprint, snapshot_cache_key, source_fingerprint
+from tasks.data.fingerprint import frame_fingerprint, snapshot_cache_key, source_fingerprint
 from whyflow.errors import DataError
 from whyflow.spec import load_spec
 
@@ -48,7 +48,7 @@ def test_file_fingerprint_follows_the_bytes_not_the_timestamp(params):
 
 
 def test_directory_source_fingerprint_covers_every_file(tmp_path):
-    from tasks.fingerprint import _path_fingerprint
+    from tasks.data.fingerprint import _path_fingerprint
 
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "part-0.parquet").write_bytes(b"one")

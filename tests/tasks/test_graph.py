@@ -1,6 +1,6 @@
 import pytest
 
-from tasks.graph import CausalGraph, check_graph, load_graph, parse_graph_text
+from tasks.graph.model import CausalGraph, check_graph, load_graph, parse_graph_text
 from whyflow.errors import GraphError
 from whyflow.spec import AnalysisSpec
 
@@ -116,7 +116,7 @@ def test_strict_digraph_merges_repeated_edges():
 
 
 def test_read_graph_file_needs_no_spec(tmp_path):
-    from tasks.graph import check_columns, check_roles, read_graph_file
+    from tasks.graph.model import check_columns, check_roles, read_graph_file
 
     (tmp_path / "g.dot").write_text("digraph { u [latent=true]; u -> t; u -> y; t -> y; }")
     graph = read_graph_file(tmp_path / "g.dot")

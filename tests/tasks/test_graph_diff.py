@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks.graph import CausalGraph, parse_graph_text
-from tasks.graph_diff import diff_graphs, graph_at_revision, read_graph_ref
+from tasks.graph.model import CausalGraph, parse_graph_text
+from tasks.graph.diff import diff_graphs, graph_at_revision, read_graph_ref
 from tests.conftest import git
 from whyflow.errors import GraphError
 

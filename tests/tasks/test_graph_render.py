@@ -2,8 +2,8 @@
 
 import pytest
 
-from tasks.graph import CausalGraph, parse_graph_text
-from tasks.graph_render import render_graph, styled_dot
+from tasks.graph.model import CausalGraph, parse_graph_text
+from tasks.graph.render import render_graph, styled_dot
 from whyflow.errors import GraphError
 
 LATENT = CausalGraph(parse_graph_text("digraph { u [latent=true]; u -> t; u -> y; x -> t; x -> y; t -> y; }", "g"), "g")

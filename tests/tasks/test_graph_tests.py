@@ -7,9 +7,9 @@ import pytest
 from scipy import stats
 
 from data.synthetic_graphs import random_dag, simulate_linear
-from tasks import graph_tests
-from tasks.ci_tests import KciCI, LinearCI
-from tasks.graph import CausalGraph, parse_graph_text
+from tasks.graph import implications as graph_tests
+from tasks.graph.independence import KciCI, LinearCI
+from tasks.graph.model import CausalGraph, parse_graph_text
 from whyflow.spec import AnalysisSpec, Gates
 
 
@@ -43,7 +43,7 @@ def test_every_implication_is_a_d_separation_of_the_full_graph():
 
 
 def test_the_demo_graph_implies_two_independences():
-    from tasks.graph import read_graph_file
+    from tasks.graph.model import read_graph_file
     from tests.conftest import REPO
 
     implied, _ = graph_tests.implied_independences(read_graph_file(REPO / "data/graphs/coupon_618.dot").dag)

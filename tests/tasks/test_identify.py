@@ -1,7 +1,7 @@
 import pytest
 
-from tasks.graph import load_graph
-from tasks.identify import identify_effect
+from tasks.graph.model import load_graph
+from tasks.identify.effect import identify_effect
 from tests.conftest import REPO
 from whyflow.errors import IdentificationError
 from whyflow.spec import AnalysisSpec
@@ -49,7 +49,7 @@ def test_instrument_is_noted_when_back_door_also_works(tmp_path):
     ("u -> p; p -> t; u -> y; t -> y;", "u [latent=true];", ["p"], ["p"]),
 ])
 def test_adjustment_sets_on_textbook_graphs(tmp_path, edges, latent, preferred, minimal):
-    from tasks.identify import adjustment_sets
+    from tasks.identify.effect import adjustment_sets
 
     (tmp_path / "g.dot").write_text(f"digraph {{ {latent} {edges} }}")
     s = spec("g.dot", base=tmp_path, t="t", y="y")

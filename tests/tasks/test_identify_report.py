@@ -6,9 +6,9 @@ import networkx as nx
 import pytest
 
 from data.synthetic_graphs import confounded_graph, random_dag, treatment_outcome_pair
-from tasks.graph import CausalGraph, parse_graph_text
-from tasks.identify_report import identification_report
-from tasks.strategies import is_frontdoor_set, without_out_edges
+from tasks.graph.model import CausalGraph, parse_graph_text
+from tasks.identify.report import identification_report
+from tasks.identify.strategies import is_frontdoor_set, without_out_edges
 from whyflow.errors import GraphError
 
 
@@ -102,7 +102,7 @@ def test_every_identified_strategy_lists_its_assumptions():
 
 
 def test_the_demo_latent_confounder_is_named(tmp_path):
-    from tasks.graph import read_graph_file
+    from tasks.graph.model import read_graph_file
     from tests.conftest import REPO
 
     r = identification_report(read_graph_file(REPO / "data/graphs/coupon_618_latent.dot"), "coupon_sent", "gmv")

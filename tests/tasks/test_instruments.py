@@ -4,9 +4,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.graph import CausalGraph, parse_graph_text
-from tasks.identify_report import identification_report
-from tasks.instruments import first_stage_f, rank_instruments
+from tasks.graph.model import CausalGraph, parse_graph_text
+from tasks.identify.report import identification_report
+from tasks.identify.instruments import first_stage_f, rank_instruments
 
 GRAPH = """digraph { u [latent=true]; u -> t; u -> y; x -> t; x -> y; w -> zc; w -> y; zc -> t;
                      zs -> t; zm -> t; zw -> t; t -> y; }"""

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from estimators.base import CausalData
-from tasks.overlap import (calibration_table, check_overlap, crump_alpha, effective_sample_size, fit_propensity,
+from tasks.evidence.overlap import (calibration_table, check_overlap, crump_alpha, effective_sample_size, fit_propensity,
                            overlap_failures, standardized_differences, trim_mask, variance_ratios)
 from whyflow.errors import SpecError
 from whyflow.spec import Gates, OverlapOptions, load_spec

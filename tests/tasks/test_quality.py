@@ -1,7 +1,7 @@
 import numpy as np
 import pandas as pd
 
-from tasks.quality import check_quality
+from tasks.data.quality import check_quality
 from whyflow.spec import AnalysisSpec
 
 

@@ -3,7 +3,7 @@ import pytest
 
 from estimators import get
 from estimators.registry import _REGISTRY
-from tasks.refute import refute_estimates, survivors, ucc_grid
+from tasks.evidence.refute import refute_estimates, survivors, ucc_grid
 from tests.estimators.test_estimators import linear_data
 
 
@@ -138,7 +138,7 @@ def test_unobserved_common_cause_fails_an_effect_a_weak_confounder_erases():
 def test_an_unknown_refuter_is_a_one_line_spec_error_listing_the_six():
     from types import SimpleNamespace
 
-    from tasks.refute import check_refuters
+    from tasks.evidence.refute import check_refuters
     from whyflow.errors import SpecError
 
     with pytest.raises(SpecError) as caught:

@@ -1,6 +1,6 @@
 """The report's business sentences from a results dict (the page itself: test_report_browser.py)."""
 
-from tasks.report import headline, render_report, verdict
+from tasks.report.html import headline, render_report, verdict
 
 
 def results(**changes):
@@ -38,7 +38,7 @@ def test_verdict_reads_overlap_refutation_and_sensitivity():
 
 
 def test_missing_diagnostics_still_give_every_section(tmp_path):
-    from tasks.report import SECTIONS
+    from tasks.report.html import SECTIONS
 
     minimal = results(overlap=None, sensitivity=None, refutations=[], survivors=[], cate_by_segment={},
                       quality={"success": False, "failed": ["expect_x"], "evaluated": 3, "rows": 10},

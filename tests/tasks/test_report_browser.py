@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tasks.report import SECTIONS
+from tasks.report.html import SECTIONS
 from tests.tasks.report_fixture import write_report
 
 CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from estimators import get
-from tasks.record import metrics_of
-from tasks.sensitivity import (analyse_sensitivity, check_benchmark, evalue, evalue_of_estimate, ols_sensitivity,
+from tasks.record.run import metrics_of
+from tasks.evidence.sensitivity import (analyse_sensitivity, check_benchmark, evalue, evalue_of_estimate, ols_sensitivity,
                                partial_r2, robustness_value)
 from tests.estimators.test_estimators import linear_data
 from whyflow.errors import SpecError
@@ -103,5 +103,5 @@ def test_a_benchmark_the_analysis_does_not_adjust_for_is_a_spec_error():
 
 
 def test_public_names_import():
-    module = importlib.import_module("tasks.sensitivity")
+    module = importlib.import_module("tasks.evidence.sensitivity")
     assert all(hasattr(module, name) for name in module.__all__)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from tasks.snapshot import fetch_snapshot, file_md5, read_source, snapshot_data
+from tasks.data.snapshot import fetch_snapshot, file_md5, read_source, snapshot_data
 from whyflow.errors import DataError
 from tests.conftest import PARAMS
 from whyflow.spec import load_spec

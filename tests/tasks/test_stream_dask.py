@@ -14,9 +14,9 @@ CONFOUNDERS = ["historical_gmv", "user_activity", "purchase_frequency", "member_
 def test_dask_equals_single_process(tmp_path, monkeypatch):
     from estimators.stream_fit import run_streaming
     from estimators.stream_passes import StreamRequest
-    from tasks.dask_engine import DaskEngine, dask_client
-    from tasks.stream_quality import frame_design, scan_source
-    from tasks.stream_source import SourceEngine, open_source
+    from tasks.scale.dask_engine import DaskEngine, dask_client
+    from tasks.scale.quality import frame_design, scan_source
+    from tasks.scale.source import SourceEngine, open_source
 
     monkeypatch.delenv("WHYFLOW_DASK_ADDRESS", raising=False)
     folder = write_large(8000, tmp_path, chunk_rows=1000, seed=8)

@@ -32,14 +32,14 @@ def dataset(tmp_path_factory) -> Path:
 
 
 def test_missing_directory_is_one_line_data_error(tmp_path):
-    from tasks.stream_source import open_source
+    from tasks.scale.source import open_source
 
     with pytest.raises(DataError, match=r"^analysis 'big': data path 'nowhere' not found$"):
         open_source(_spec(tmp_path, "nowhere"))
 
 
 def test_empty_glob_and_empty_directory_are_refused(tmp_path):
-    from tasks.stream_source import open_source
+    from tasks.scale.source import open_source
 
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match=r"glob 'empty/\*\.parquet' matches no files"):
@@ -49,7 +49,7 @@ def test_empty_glob_and_empty_directory_are_refused(tmp_path):
 
 
 def test_a_file_that_is_not_parquet_is_named(tmp_path):
-    from tasks.stream_source import open_source
+    from tasks.scale.source import open_source
 
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "part-0.parquet").write_text("not parquet")
@@ -58,7 +58,7 @@ def test_a_file_that_is_not_parquet_is_named(tmp_path):
 
 
 def test_glob_and_directory_give_the_same_rows_in_order(dataset):
-    from tasks.stream_source import iter_frames, open_source
+    from tasks.scale.source import iter_frames, open_source
 
     by_dir = open_source(_spec(dataset.parent, dataset.name))
     by_glob = open_source(_spec(dataset.parent, f"{dataset.name}/part-*.parquet"))
@@ -70,7 +70,7 @@ def test_glob_and_directory_give_the_same_rows_in_order(dataset):
 
 
 def test_over_budget_non_streaming_estimator_names_the_alternatives(dataset):
-    from tasks.stream_source import choose_engine
+    from tasks.scale.source import choose_engine
 
     spec = _spec(dataset.parent, dataset.name, memory_budget_gb=1e-6, estimators=["linear_regression", "ipw"])
     with pytest.raises(SpecError, match=r"estimator\(s\) \['linear_regression', 'ipw'\] cannot stream .*"
@@ -83,8 +83,8 @@ def test_over_budget_non_streaming_estimator_names_the_alternatives(dataset):
 
 @pytest.mark.slow
 def test_dir_hash_equals_what_dvc_add_records(dataset, tmp_path):
-    from tasks.snapshot import dataset_md5
-    from tasks.stream_source import open_source
+    from tasks.data.snapshot import dataset_md5
+    from tasks.scale.source import open_source
 
     repo = tmp_path / "repo"
     subprocess.run(["git", "init", "-q", str(repo)], check=True)
@@ -100,8 +100,8 @@ def test_dir_hash_equals_what_dvc_add_records(dataset, tmp_path):
 
 
 def test_snapshot_dataset_is_in_cache_and_remote(project):
-    from tasks.snapshot import dataset_md5, snapshot_dataset
-    from tasks.stream_source import open_source
+    from tasks.data.snapshot import dataset_md5, snapshot_dataset
+    from tasks.scale.source import open_source
 
     folder = write_large(3000, project / "data" / "large", chunk_rows=1000, seed=4)
     spec = _spec(project, f"data/large/{folder.name}")
@@ -117,8 +117,8 @@ def test_snapshot_dataset_is_in_cache_and_remote(project):
 
 @pytest.mark.slow
 def test_quality_pass_counts_every_row_and_samples_independently_of_chunks(dataset):
-    from tasks.stream_quality import check_stream_quality, scan_source
-    from tasks.stream_source import open_source
+    from tasks.scale.quality import check_stream_quality, scan_source
+    from tasks.scale.source import open_source
 
     columns = ["coupon_sent", "gmv", *CONFOUNDERS]
     spec = _spec(dataset.parent, dataset.name, chunk_rows=1000)
@@ -137,8 +137,8 @@ def test_streaming_from_files_equals_in_memory(dataset):
     from estimators.stream_fit import run_streaming
     from estimators.stream_passes import StreamRequest
     from estimators.streaming import MemoryEngine
-    from tasks.stream_quality import frame_design, scan_source
-    from tasks.stream_source import SourceEngine, open_source
+    from tasks.scale.quality import frame_design, scan_source
+    from tasks.scale.source import SourceEngine, open_source
 
     spec = _spec(dataset.parent, dataset.name, chunk_rows=1000)
     source = open_source(spec)
@@ -161,7 +161,7 @@ def test_sql_source_is_read_in_chunks_into_a_parquet_dataset(tmp_path):
     import sqlalchemy as sa
 
     from data.generate import coupon_campaign
-    from tasks.snapshot import dataset_md5, write_sql_dataset
+    from tasks.data.snapshot import dataset_md5, write_sql_dataset
 
     frame, _ = coupon_campaign(rows=2300, seed=1)
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'warehouse.db'}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from tasks.summary import (failure_summary_markdown, mlflow_artifact_url, mlflow_run_url, mlflow_ui_url,
+from tasks.report.summary import (failure_summary_markdown, mlflow_artifact_url, mlflow_run_url, mlflow_ui_url,
                            reproduce_summary_markdown, run_summary_markdown)
 
 RESULTS = {

@@ -2,8 +2,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tasks.graph import graph_from_roles
-from tasks.validate import validate_inputs
+from tasks.graph.model import graph_from_roles
+from tasks.data.validate import validate_inputs
 from whyflow.errors import DataError, GraphError
 from whyflow.spec import AnalysisSpec
 

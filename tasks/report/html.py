@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from tasks import plots
+from tasks.report import plots
 
 __all__ = ["render_report", "headline", "verdict", "extra_plots", "SECTIONS"]
 
@@ -118,7 +118,7 @@ def extra_plots(results: dict, figures: Path, graph=None) -> dict[str, Path]:
     spec = results["spec"]
     jobs = []
     if graph is not None:
-        from tasks.graph_render import render_graph
+        from tasks.graph.render import render_graph
 
         jobs.append(("graph", lambda: render_graph(graph, figures / "graph.png", spec["treatment"], spec["outcome"])[0]))
     overlap = results.get("overlap") or {}

@@ -20,9 +20,9 @@ import networkx as nx
 import numpy as np
 import pandas as pd
 
-from tasks.ci_tests import CI_METHODS
-from tasks.encode import complete_rows
-from tasks.graph import CausalGraph, check_columns
+from tasks.graph.independence import CI_METHODS
+from tasks.graph.encode import complete_rows
+from tasks.graph.model import CausalGraph, check_columns
 from whyflow.spec import AnalysisSpec, Gates
 
 __all__ = ["ImpliedIndependence", "GraphTestReport", "implied_independences", "random_dag_like", "run_graph_tests",

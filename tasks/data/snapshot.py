@@ -76,7 +76,7 @@ def read_source(spec: AnalysisSpec) -> pd.DataFrame:
     if spec.data.sql is not None:
         return _read_sql(spec.data.sql, spec.name)
     path = spec.resolve(spec.data.path)
-    from tasks.stream_source import is_dataset_path, open_source
+    from tasks.scale.source import is_dataset_path, open_source
 
     if is_dataset_path(spec.data.path):  # a partitioned dataset small enough for memory
         source = open_source(spec)

@@ -11,7 +11,7 @@ import subprocess
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tasks.graph import CausalGraph, check_dag, graph_format, parse_graph_text, read_graph_file
+from tasks.graph.model import CausalGraph, check_dag, graph_format, parse_graph_text, read_graph_file
 from whyflow.errors import GraphError
 
 __all__ = ["GraphDiff", "diff_graphs", "graph_at_revision", "read_graph_ref"]

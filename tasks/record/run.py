@@ -14,15 +14,18 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from estimators.base import Estimate
-from tasks import plots, report, results as results_io, tracking
-from tasks.graph import CausalGraph
-from tasks.graph_tests import GraphTestReport
-from tasks.identify import Identification
-from tasks.overlap import OverlapReport
-from tasks.quality import QualityReport
-from tasks.refute import Refutation, survivors
-from tasks.sensitivity import SensitivityReport
-from tasks.snapshot import Snapshot
+from tasks.report import plots
+from tasks.report import html as report
+from tasks.record import files as results_io
+from tasks.record import tracking
+from tasks.graph.model import CausalGraph
+from tasks.graph.implications import GraphTestReport
+from tasks.identify.effect import Identification
+from tasks.evidence.overlap import OverlapReport
+from tasks.data.quality import QualityReport
+from tasks.evidence.refute import Refutation, survivors
+from tasks.evidence.sensitivity import SensitivityReport
+from tasks.data.snapshot import Snapshot
 from whyflow import constants as C
 from whyflow.errors import GateFailed
 from whyflow.spec import AnalysisSpec

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from tasks.graph import CausalGraph, check_roles
+from tasks.graph.model import CausalGraph, check_roles
 from whyflow.errors import GraphError
 
 __all__ = ["render_graph", "styled_dot", "FORMATS"]

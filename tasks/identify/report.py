@@ -11,9 +11,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 
-from tasks.graph import CausalGraph, check_roles
-from tasks.identify import adjustment_sets
-from tasks.strategies import Instrument, find_frontdoor, find_instruments, latent_blockers, rdd_status
+from tasks.graph.model import CausalGraph, check_roles
+from tasks.identify.effect import adjustment_sets
+from tasks.identify.strategies import Instrument, find_frontdoor, find_instruments, latent_blockers, rdd_status
 from whyflow.errors import GraphError
 
 __all__ = ["Strategy", "IdentificationReport", "identification_report", "ASSUMPTIONS"]

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import yaml
 
-from tasks import tracking
+from tasks.record import tracking
 from whyflow import constants as C
 from whyflow.errors import ReproductionError, WhyflowError
 from whyflow.versions import environment_lines

@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass
 
 import networkx as nx
 
-from tasks.graph import CausalGraph
-from tasks.strategies import find_frontdoor, find_instruments, rdd_status
+from tasks.graph.model import CausalGraph
+from tasks.identify.strategies import find_frontdoor, find_instruments, rdd_status
 from whyflow.errors import IdentificationError
 from whyflow.spec import AnalysisSpec
 

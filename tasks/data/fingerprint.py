@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from tasks.snapshot import Snapshot, fetch_snapshot, file_md5, snapshot_data
+from tasks.data.snapshot import Snapshot, fetch_snapshot, file_md5, snapshot_data
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
 

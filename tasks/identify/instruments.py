@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tasks.encode import complete_rows, numeric_blocks
-from tasks.identify_report import IdentificationReport
+from tasks.graph.encode import complete_rows, numeric_blocks
+from tasks.identify.report import IdentificationReport
 
 __all__ = ["InstrumentStrength", "rank_instruments", "first_stage_f", "WEAK_F"]
 

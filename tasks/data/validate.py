@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 from pandas.api import types as ptypes
 
-from tasks.graph import CausalGraph, check_graph
+from tasks.graph.model import CausalGraph, check_graph
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
 

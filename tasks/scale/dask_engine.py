@@ -16,7 +16,7 @@ import os
 from typing import Callable, Iterator
 
 from estimators.streaming import FrameDesign, reduce_stats
-from tasks.stream_source import StreamSource, pieces, read_piece
+from tasks.scale.source import StreamSource, pieces, read_piece
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
 

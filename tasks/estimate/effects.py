@@ -10,7 +10,7 @@ import numpy as np
 
 from estimators import registry
 from estimators.base import CausalData, Estimate, normal_inference
-from tasks.identify import Identification
+from tasks.identify.effect import Identification
 from whyflow.errors import SpecError
 from whyflow.spec import AnalysisSpec
 

@@ -18,8 +18,8 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from estimators.streaming import FrameDesign, reduce_stats
-from tasks.quality import QualityReport, check_quality
-from tasks.stream_source import StreamSource, iter_frames
+from tasks.data.quality import QualityReport, check_quality
+from tasks.scale.source import StreamSource, iter_frames
 from whyflow.spec import AnalysisSpec
 
 __all__ = ["Scan", "scan_source", "check_stream_quality", "frame_design", "SAMPLE_ROWS"]

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from tasks.encode import numeric_blocks, seeded_sample
+from tasks.graph.encode import numeric_blocks, seeded_sample
 
 __all__ = ["LinearCI", "KciCI", "CI_METHODS"]
 

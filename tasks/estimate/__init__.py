@@ -1,0 +1,1 @@
+"""Estimation: run the plan's estimators on the analysed data and compare their answers."""

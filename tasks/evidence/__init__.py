@@ -1,0 +1,1 @@
+"""Evidence about an estimate: overlap and balance, refutation, sensitivity to hidden confounding."""

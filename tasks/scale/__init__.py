@@ -1,0 +1,1 @@
+"""Data beyond memory: partitioned Parquet/SQL sources, the streaming quality pass, the Dask engine."""
