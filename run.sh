@@ -2,7 +2,8 @@
 # The two entry points of whyflow on a fresh machine with Python 3.11 and pip:
 #   ./run.sh demo   generate the demo data and run the coupon-campaign analysis end to end
 #   ./run.sh test   run the test suite
-# Both create .venv from requirements.lock when it is missing or the lock changed.
+# Both create .venv from requirements.lock when it is missing or the lock changed; `test` also installs the
+# deep estimators' extra from requirements-deep.lock (JAX, ~390 MB), which the demo does not need.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -33,6 +34,18 @@ bootstrap() {
   echo "$want" > .venv/.whyflow-lock
 }
 
+# The deep estimators' extra, over the locked .venv, with its own lock-hash check (.venv/.whyflow-deep-lock).
+bootstrap_deep() {
+  local want
+  want=$(cat requirements.lock requirements-deep.lock pyproject.toml | sha256sum | cut -c1-64)
+  if [ "$(cat .venv/.whyflow-deep-lock 2>/dev/null)" = "$want" ]; then
+    return 0
+  fi
+  echo "run.sh: installing the deep estimators' extra (requirements-deep.lock) into .venv" >&2
+  .venv/bin/python -m pip install -qq -r requirements-deep.lock -c requirements.lock
+  echo "$want" > .venv/.whyflow-deep-lock
+}
+
 # The report test opens a run report in headless Chromium (tests/tasks/test_report_browser.py).
 # On Debian, as root, install the browser and its driver when missing; otherwise that test skips.
 install_chromium() {
@@ -56,6 +69,7 @@ case "${1:-}" in
   test)
     shift
     bootstrap
+    bootstrap_deep
     install_chromium
     exec .venv/bin/python -m pytest "$@"
     ;;
