@@ -195,7 +195,7 @@ def _cmd_test(args: argparse.Namespace) -> int:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from tasks.discovery import suggest_structure
+    from tasks.structure.pc import suggest_structure
 
     data = _read_data(args.data)
     found = suggest_structure(_graph(args.file, data), data, seed=args.seed, alpha=args.alpha, rows=args.rows,
