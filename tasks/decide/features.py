@@ -53,7 +53,7 @@ def _from_frame(frame: pd.DataFrame, features: list[str], categorical: set[str])
 
 
 def _from_data(data: CausalData, features: list[str]) -> DecisionFeatures:
-    pools = [(data.X, data.x_names), (data.W, data.w_names)]
+    pools = [(data.X, data.x_names), (data.covariates, data.covariate_names)]
     parts, columns, source, level, levels = [], [], [], [], {}
     for name in features:
         for matrix, names in pools:
@@ -69,7 +69,7 @@ def _from_data(data: CausalData, features: list[str]) -> DecisionFeatures:
                     columns.append(names[i]), source.append(name), level.append(names[i].split("=", 1)[1])
                 break
         else:
-            known = sorted({c.split("=", 1)[0] for c in [*data.x_names, *data.w_names]})
+            known = sorted({c.split("=", 1)[0] for c in [*data.x_names, *data.covariate_names]})
             raise ValueError(f"`features` must name effect modifiers or covariates of the data ({', '.join(known)}); "
                              f"got {name!r}")
     return DecisionFeatures(np.hstack(parts).astype(float), columns, source, level, levels)

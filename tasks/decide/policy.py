@@ -2,10 +2,12 @@
 
 Candidates (tasks/decide/rules.py) are valued out of fold on the DR scores; the highest
 cross-fitted value among those within the budget is recommended. Every reported number describes
-the cross-fitted decisions (each row decided by a rule fitted without it): the value per unit with a
-normal 95% CI from the per-unit contributions, the share treated, the incremental outcome, the cost
-and the ROI. The rule in words is the same candidate refitted on all rows, for units to come;
-`policy.agreement` is the share of rows where it agrees with the cross-fitted decisions.
+the cross-fitted decisions: each row is decided by a rule fitted without it, of the candidate kind
+chosen without it (on the other folds), so neither the rule nor the choice among rules saw the
+row's own score. From those decisions: the value per unit with a normal 95% CI from the per-unit
+contributions, the share treated, the incremental outcome, the cost and the ROI. The rule in words is
+the candidate chosen on all rows, refitted on all rows, for units to come; `policy.agreement` is the
+share of rows where it agrees with the cross-fitted decisions.
 ROI = value_per_outcome x incremental outcome / total cost (gross return per unit spent, the
 article's "1:3.2"); ROI > 1 exactly when the value is positive.
 """
@@ -68,6 +70,9 @@ class DecisionReport:
     policy: dict
     candidates: list[dict]
     effect_tree: EffectTree | None = field(default=None, repr=False)
+    # the chosen rule refitted on every row, for new units: decide(feature matrix) -> bool per row;
+    # None for a thresholded CATE (it needs that CATE model refitted by the caller)
+    final_rule: object | None = field(default=None, repr=False)
     scores: dict = field(default_factory=dict)
 
     @property
@@ -133,6 +138,13 @@ def _resolve(frame_or_data, scores, features, categorical, folds, seed, nuisance
     return scores, found
 
 
+def _best_candidate(candidates: dict[str, np.ndarray], net: np.ndarray, rows: np.ndarray, limit: float) -> str:
+    """Highest mean net gain on rows among candidates within the budget; ties go to the earlier (simpler) one."""
+    values = {name: float((net[rows] * treat[rows]).mean()) for name, treat in candidates.items()
+              if treat[rows].mean() <= limit}
+    return max(values, key=values.get)
+
+
 def _cross_fitted_tree(found: DecisionFeatures, net: np.ndarray, labels: np.ndarray, *, depth: int,
                        budget_share: float | None, seed: int) -> np.ndarray:
     decisions = np.zeros(net.size, dtype=bool)
@@ -157,8 +169,8 @@ def decide(frame_or_data: pd.DataFrame | CausalData, *, cate_oof: dict[str, np.n
     scores, found = _resolve(frame_or_data, scores, features, categorical, folds, seed, nuisance)
     net = value_per_outcome * scores.gamma - costs
     candidates: dict[str, np.ndarray] = {"treat no one": np.zeros(n, dtype=bool), "treat everyone": np.ones(n, dtype=bool)}
+    labels = fold_ids(n, folds, fold_seed)
     if found is not None:
-        labels = fold_ids(n, folds, fold_seed)
         candidates["policy tree"] = _cross_fitted_tree(found, net, labels, depth=max_depth,
                                                        budget_share=budget_share, seed=tree_seed)
     for name, tau in (cate_oof or {}).items():
@@ -174,11 +186,17 @@ def decide(frame_or_data: pd.DataFrame | CausalData, *, cate_oof: dict[str, np.n
         interval = mean_interval(net * treat) if treat.any() else Interval(0.0, 0.0)
         table.append({"rule": name, "value": interval.estimate, "ci_low": interval.ci_low, "ci_high": interval.ci_high,
                       "share_treated": float(treat.mean()), "within_budget": bool(treat.mean() <= limit)})
-    feasible = [row for row in table if row["within_budget"]]
-    best = max(feasible, key=lambda row: row["value"])
-    chosen = best["rule"]
-    treat = candidates[chosen]
-    policy = _final_rule(chosen, found, net, costs, value_per_outcome, budget_share, max_depth, tree_seed, treat)
+    chosen = _best_candidate(candidates, net, np.ones(n, dtype=bool), limit)
+    # Each fold's rows take the candidate chosen on the other folds: a candidate that only looks best
+    # because of these rows' own noise is not what decides them, so the value keeps its CI (winner's curse).
+    treat, by_fold = np.zeros(n, dtype=bool), []
+    for k in range(folds):
+        held_out = labels == k
+        by_fold.append(_best_candidate(candidates, net, ~held_out, limit))
+        treat[held_out] = candidates[by_fold[-1]][held_out]
+    policy, final_rule = _final_rule(chosen, found, net, costs, value_per_outcome, budget_share, max_depth,
+                                     tree_seed, treat)
+    policy["chosen_by_fold"] = by_fold
     incremental = mean_interval(scores.gamma * treat) if treat.any() else Interval(0.0, 0.0)
     who = None if found is None else honest_effect_tree(found, scores, max_depth=max_depth, seed=effect_seed)
     return DecisionReport(
@@ -187,18 +205,27 @@ def decide(frame_or_data: pd.DataFrame | CausalData, *, cate_oof: dict[str, np.n
         vs_treat_all=mean_interval(net * (treat.astype(float) - 1.0)),
         treat=treat, incremental_outcome=incremental, total_cost=float((costs * treat).sum()),
         cost_per_unit=float(costs.mean()), value_per_outcome=float(value_per_outcome), budget_share=budget_share,
-        policy=policy, candidates=table, effect_tree=who, scores=scores.to_json())
+        policy=policy, candidates=table, effect_tree=who, final_rule=final_rule, scores=scores.to_json())
 
 
-def _final_rule(chosen: str, found, net, costs, value_per_outcome, budget_share, depth, seed, treat) -> dict:
+class _ConstantRule:
+    def __init__(self, treat: bool):
+        self.treat = treat
+
+    def decide(self, matrix: np.ndarray) -> np.ndarray:
+        return np.full(len(matrix), self.treat)
+
+
+def _final_rule(chosen: str, found, net, costs, value_per_outcome, budget_share, depth, seed, treat
+                ) -> tuple[dict, object | None]:
     """The chosen candidate as a rule for units to come, in words, refitted on every row."""
-    out = {"kind": chosen, "chosen_by": "highest cross-fitted value within the budget", "max_depth": depth,
+    out = {"kind": chosen, "chosen_by": "highest cross-fitted value within the budget (per fold: on the other folds)",
+           "max_depth": depth,
            "features": None if found is None else found.names, "agreement": 1.0}
-    if chosen == "treat no one":
-        out["rule"] = "treat no one"
-    elif chosen == "treat everyone":
-        out["rule"] = "treat everyone"
-    elif chosen == "policy tree":
+    if chosen in ("treat no one", "treat everyone"):
+        out["rule"] = chosen
+        return out, _ConstantRule(chosen == "treat everyone")
+    if chosen == "policy tree":
         rule = fit_policy_tree(found.matrix, net, depth=depth, budget_share=budget_share, min_leaf_share=0.02, seed=seed)
         groups = tree_rule_in_words(rule, found)
         final = rule.decide(found.matrix)
@@ -206,10 +233,10 @@ def _final_rule(chosen: str, found, net, costs, value_per_outcome, budget_share,
                    if groups and "all units" not in groups else ("treat everyone" if groups else "treat no one"),
                    groups=groups, shadow_price=rule.shadow_price, share_treated_by_rule=float(final.mean()),
                    agreement=float((final == treat).mean()))
-    else:
-        model = chosen.split(": ", 1)[1]
-        threshold = float(np.mean(costs)) / value_per_outcome
-        out["rule"] = f"treat units whose {model} CATE exceeds {threshold:.4g}" + (
-            f", best effect per cost first, at most {budget_share:.0%}" if budget_share is not None else "")
-        out["model"] = model
-    return out
+        return out, rule
+    model = chosen.split(": ", 1)[1]
+    threshold = float(np.mean(costs)) / value_per_outcome
+    out["rule"] = f"treat units whose {model} CATE exceeds {threshold:.4g}" + (
+        f", best effect per cost first, at most {budget_share:.0%}" if budget_share is not None else "")
+    out["model"] = model
+    return out, None

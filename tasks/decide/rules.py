@@ -87,15 +87,35 @@ def _pure_action(tree_, node: int) -> int | None:
 def tree_rule_in_words(rule: PolicyTreeRule, features: DecisionFeatures) -> list[str]:
     """The groups the tree treats, one phrase each (sibling leaves with one action merged)."""
     tree_ = rule.tree.tree_
-    groups, stack = [], [(0, [])]
+    paths, stack = [], [(0, [])]
     while stack:
         node, path = stack.pop()
         action = _pure_action(tree_, node)
         if action is not None:
             if action == 1:
-                groups.append(describe_path(path, features))
+                paths.append(path)
             continue
         feature, threshold = int(tree_.feature[node]), float(tree_.threshold[node])
         stack.append((tree_.children_right[node], [*path, (feature, True, threshold)]))
         stack.append((tree_.children_left[node], [*path, (feature, False, threshold)]))
-    return groups
+    merged = _one_categorical_set(paths, features)
+    return [merged] if merged else [describe_path(path, features) for path in paths]
+
+
+def _one_categorical_set(paths: list, features: DecisionFeatures) -> str | None:
+    """"member_level in {SVIP, VIP}" when every treated group is a set of levels of one fully known feature."""
+    sources = {features.source[column] for path in paths for column, _, _ in path}
+    if len(paths) < 2 or len(sources) != 1:
+        return None
+    name = sources.pop()
+    known = features.levels.get(name)
+    if not known:
+        return None
+    allowed: set[str] = set()
+    for path in paths:
+        levels = set(known)
+        for column, right, _ in path:
+            levels &= {features.level[column]} if right else levels - {features.level[column]}
+        allowed |= levels
+    ordered = [lvl for lvl in known if lvl in allowed]
+    return f"{name} = {ordered[0]}" if len(ordered) == 1 else f"{name} in {{{', '.join(ordered)}}}"

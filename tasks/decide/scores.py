@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
 from estimators.aipw import cross_fit_nuisances, dr_scores
 from estimators.base import CausalData
@@ -72,16 +73,18 @@ class DRScores:
 
 
 def nuisance_covariates(data: CausalData) -> CausalData:
-    """The data with W = every adjustment column and every effect modifier, each once.
+    """A CausalData whose adjustment set is every covariate and every effect modifier, each once.
 
-    Whether CausalData.W already holds the modifiers or only the controls, the nuisances must see
-    both: a modifier that also drives the outcome is a confounder of the score otherwise."""
-    known = set(data.w_names)
-    extra = [i for i, name in enumerate(data.x_names) if name not in known]
-    if not extra:
-        return data
-    return data.replace(W=np.hstack([data.W, data.X[:, extra]]),
-                        w_names=[*data.w_names, *(data.x_names[i] for i in extra)])
+    The nuisances must see both (a modifier that drives the outcome confounds the score otherwise);
+    built through `from_frame` with no modifiers, so every view of it (covariates, W) is that set."""
+    names, matrix = list(data.covariate_names), data.covariates
+    extra = [i for i, name in enumerate(data.x_names) if name not in set(names)]
+    if extra:
+        matrix = np.hstack([matrix, data.X[:, extra]])
+        names += [data.x_names[i] for i in extra]
+    columns = [f"c{i}" for i in range(matrix.shape[1])]
+    frame = pd.DataFrame(matrix, columns=columns).assign(__y=data.Y, __t=data.T)
+    return CausalData.from_frame(frame, treatment="__t", outcome="__y", adjustment=columns)
 
 
 def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
