@@ -161,7 +161,10 @@ def decide(frame_or_data: pd.DataFrame | CausalData, *, cate_oof: dict[str, np.n
            budget_share: float | None = None, features: list[str] | None = None, categorical: list[str] = (),
            max_depth: int = 2, folds: int = 5, seed: int = 0, nuisance: str = "linear") -> DecisionReport:
     """Recommend a targeting rule: highest cross-fitted net value within the budget; see the module notes."""
-    n = scores.n if isinstance(scores, DRScores) else getattr(frame_or_data, "n", len(frame_or_data))
+    if isinstance(scores, DRScores):
+        n = scores.n
+    else:
+        n = frame_or_data.n if isinstance(frame_or_data, CausalData) else len(frame_or_data)
     costs = check_decision_inputs(cost, value_per_outcome, budget_share, n)
     if not (isinstance(max_depth, int) and 1 <= max_depth <= 3):
         raise ValueError(f"`max_depth` must be 1, 2 or 3; got {max_depth!r}")
