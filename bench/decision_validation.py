@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from data.decision_dgps import FEATURES, graded_effect_campaign, oracle_value, true_effect, _covariates  # noqa: E402
+from data.decision_dgps import FEATURES, fresh_population, graded_effect_campaign, oracle_value, true_effect  # noqa: E402
 from data.generate import LEVELS, coupon_campaign  # noqa: E402
 from estimators.base import CausalData  # noqa: E402
 from tasks.decide import (DRLearnerOnScores, cross_fit_cate, decide, doubly_robust_scores,  # noqa: E402
@@ -44,7 +44,7 @@ from whyflow.parallel import map_processes  # noqa: E402
 COST = 1.5
 ROWS = 4000
 COUPON_COSTS = (16.3, 30.0, 50.0, 53.4, 69.85, 100.0)
-POPULATION = _covariates(np.random.default_rng(np.random.SeedSequence(12345)), 200_000)
+POPULATION = fresh_population(200_000, seed=12345)
 
 
 def _learners(case, seed: int) -> dict[str, np.ndarray]:

@@ -17,8 +17,8 @@ import pandas as pd
 
 from estimators.base import CausalData
 
-__all__ = ["DecisionCase", "graded_effect_campaign", "true_effect", "true_value", "oracle_value", "FEATURES",
-           "DEFAULT_COST"]
+__all__ = ["DecisionCase", "graded_effect_campaign", "true_effect", "true_value", "oracle_value", "fresh_population",
+           "FEATURES", "DEFAULT_COST"]
 
 FEATURES = ["x1", "x2", "x3", "x4", "x5"]
 DEFAULT_COST = 1.5
@@ -58,10 +58,15 @@ def graded_effect_campaign(rows: int = 4000, seed: int = 0, *, slope: float = 2.
     return DecisionCase(frame, data, tau, cost, slope)
 
 
+def fresh_population(rows: int = 200_000, seed: int = 12345) -> pd.DataFrame:
+    """Covariates of new units from the same distribution, to score a rule's true gain."""
+    return _covariates(np.random.default_rng(np.random.SeedSequence(seed)), rows)
+
+
 def true_value(rule: Callable[[pd.DataFrame], np.ndarray], *, slope: float, cost: float, rows: int = 200_000,
                seed: int = 12345) -> float:
     """Net gain per unit over treating no one, E[(tau(x) - cost) rule(x)], on a fresh population."""
-    population = _covariates(np.random.default_rng(np.random.SeedSequence(seed)), rows)
+    population = fresh_population(rows, seed)
     treat = np.asarray(rule(population), dtype=bool)
     return float(((true_effect(population, slope) - cost) * treat).mean())
 

@@ -37,7 +37,7 @@ def cross_fit_cate(estimator: str | type, data: CausalData, *, folds: int = 5, s
         raise ValueError(f"`folds` must be an integer in [2, 20]; got {folds!r}")
     options = dict(options or {})
     # per-fold bootstrap CIs are never used here; skip them unless the caller insists
-    if "bootstrap" in getattr(cls, "options_doc", {}) and "bootstrap" not in options:
+    if "bootstrap" in _option_names(cls) and "bootstrap" not in options:
         options["bootstrap"] = 0
     if not hasattr(cls, "effect"):
         raise NotApplicable(f"{name} has no effect(X) to predict the CATE of new rows")
@@ -50,8 +50,17 @@ def cross_fit_cate(estimator: str | type, data: CausalData, *, folds: int = 5, s
         estimate = getattr(model, "estimate_", None)
         if estimate is not None and not estimate.ok:
             raise NotApplicable(f"{name} failed on fold {k}: {estimate.error}")
-        cate[held_out] = np.ravel(model.effect(data.X[held_out]))
+        try:
+            cate[held_out] = np.ravel(model.effect(data.X[held_out]))
+        except NotImplementedError as exc:  # the registry's default effect(X): this estimator has none
+            raise NotApplicable(str(exc)) from None
     return cate
+
+
+def _option_names(cls: type) -> set[str]:
+    """The options an estimator class accepts (registry: its pydantic Options model)."""
+    model = getattr(cls, "Options", None)
+    return set(getattr(model, "model_fields", {}) or {})
 
 
 class DRLearnerOnScores:

@@ -98,5 +98,23 @@ def test_a_model_without_effect_is_not_applicable(case):
         def __init__(self, *, seed=0):
             pass
 
-    with pytest.raises(NotApplicable, match="has no effect"):
+    with pytest.raises(NotApplicable, match="has no effect|does not predict"):
         cross_fit_cate(NoEffect, case.data)
+
+
+def _registry_cate_estimators():
+    from estimators import registry
+
+    return [row["name"] for row in registry.describe() if row["cate"] and not row["streams"]]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", _registry_cate_estimators())
+def test_registry_cate_estimators_cross_fit_end_to_end(name, case):
+    """Runs once the estimator predicts effect(X) on new rows; until then it says it cannot."""
+    try:
+        cate = cross_fit_cate(name, case.data, folds=3, seed=1)
+    except NotApplicable as exc:
+        pytest.skip(str(exc))
+    assert cate.shape == (case.data.n,) and np.isfinite(cate).all()
+    assert np.corrcoef(cate, case.tau)[0, 1] > 0.5
