@@ -17,6 +17,7 @@ import pandas as pd
 
 from estimators.aipw import cross_fit_nuisances, dr_scores
 from estimators.base import CausalData
+from estimators.nuisance import OUTCOME_MODELS, PROPENSITY_MODELS
 
 __all__ = ["DRScores", "doubly_robust_scores", "nuisance_covariates", "fold_ids", "NUISANCE_KINDS"]
 
@@ -93,21 +94,29 @@ def fold_ids(n: int, folds: int, seed: int) -> np.ndarray:
     return rng.permutation(np.arange(n) % folds)
 
 
-def doubly_robust_scores(data: CausalData, *, folds: int = 5, seed: int = 0, nuisance: str = "linear",
-                         clip: float = 0.01) -> DRScores:
-    """Cross-fitted DR scores for a binary treatment; nuisance 'linear' (OLS + logistic) or 'lightgbm'."""
+def doubly_robust_scores(data: CausalData, *, folds: int = 5, seed: int = 0,
+                         nuisance: str | tuple[str, str] = "linear", clip: float = 0.01) -> DRScores:
+    """Cross-fitted DR scores for a binary treatment. nuisance: 'linear' (OLS + logistic), 'lightgbm'
+    (one thread), or an (outcome, propensity) pair of estimators/nuisance.py kinds, as the spec chose."""
     if data.treatment_type != "binary" or not np.isin(data.T, (0.0, 1.0)).all():
         raise ValueError(f"`treatment` must be binary (0/1) for decision scores; got values "
                          f"{sorted(set(np.unique(data.T).tolist()))[:5]}")
-    if nuisance not in NUISANCE_KINDS:
-        raise ValueError(f"`nuisance` must be one of {', '.join(NUISANCE_KINDS)}; got {nuisance!r}")
+    if isinstance(nuisance, tuple) and len(nuisance) == 2:
+        outcome, propensity = nuisance
+        if outcome not in OUTCOME_MODELS or propensity not in PROPENSITY_MODELS:
+            raise ValueError(f"`nuisance` must pair an outcome model ({', '.join(OUTCOME_MODELS)}) with a propensity "
+                             f"model ({', '.join(PROPENSITY_MODELS)}); got {nuisance!r}")
+    elif nuisance in NUISANCE_KINDS:
+        outcome, propensity = NUISANCE_KINDS[nuisance]
+    else:
+        raise ValueError(f"`nuisance` must be one of {', '.join(NUISANCE_KINDS)} or an (outcome, propensity) pair; "
+                         f"got {nuisance!r}")
     if not (isinstance(folds, int) and 2 <= folds <= 20):
         raise ValueError(f"`folds` must be an integer in [2, 20]; got {folds!r}")
     if not 0.0 < clip < 0.5:
         raise ValueError(f"`clip` must be in (0, 0.5); got {clip!r}")
-    outcome, propensity = NUISANCE_KINDS[nuisance]
     full = nuisance_covariates(data)
     mu0, mu1, e = cross_fit_nuisances(full, cv=folds, seed=seed, outcome=outcome, propensity=propensity)
     scores = DRScores.from_arrays(data.Y, data.T, mu0, mu1, e, clip=clip)
     return DRScores(**{**scores.__dict__, "folds": folds,
-                       "nuisance": {"outcome": outcome, "propensity": propensity, "preset": nuisance}})
+                       "nuisance": {"outcome": outcome, "propensity": propensity}})

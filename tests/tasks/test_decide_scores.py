@@ -50,13 +50,17 @@ def test_scores_refuse_a_non_binary_treatment(case):
 
 
 def test_scores_refuse_an_unknown_nuisance(case):
-    with pytest.raises(ValueError, match="`nuisance` must be one of linear, lightgbm; got 'forest'"):
+    with pytest.raises(ValueError, match="`nuisance` must be one of linear, lightgbm or an .* pair; got 'forest'"):
         doubly_robust_scores(case.data, nuisance="forest")
+    with pytest.raises(ValueError, match=r"`nuisance` must pair an outcome model .*; got \('linear', 'probit'\)"):
+        doubly_robust_scores(case.data, nuisance=("linear", "probit"))
 
 
 def test_lightgbm_nuisances_run(case):
     scores = doubly_robust_scores(case.data, seed=1, nuisance="lightgbm")
-    assert scores.nuisance["preset"] == "lightgbm" and np.isfinite(scores.gamma).all()
+    assert scores.nuisance == {"outcome": "lightgbm", "propensity": "lightgbm"} and np.isfinite(scores.gamma).all()
+    mixed = doubly_robust_scores(case.data, seed=1, nuisance=("linear", "lightgbm"))
+    assert mixed.nuisance == {"outcome": "linear", "propensity": "lightgbm"}
 
 
 class RowMemory:
