@@ -195,20 +195,32 @@ def _cmd_test(args: argparse.Namespace) -> int:
 
 
 def _cmd_suggest(args: argparse.Namespace) -> int:
-    from tasks.structure.pc import suggest_structure
+    from tasks.structure import parse_tiers, structure_knowledge, suggest_structure
 
     data = _read_data(args.data)
-    found = suggest_structure(_graph(args.file, data), data, seed=args.seed, alpha=args.alpha, rows=args.rows,
-                              categorical=tuple(args.categorical))
+    graph = _graph(args.file, data, treatment=args.treatment, outcome=args.outcome)
+    knowledge = structure_knowledge(graph, forbid=args.forbid, require=args.require,
+                                    tiers=parse_tiers(args.tiers) if args.tiers else None,
+                                    treatment=args.treatment, outcome=args.outcome)
+    found = suggest_structure(graph, data, seed=args.seed, method=args.method, alpha=args.alpha, rows=args.rows,
+                              categorical=tuple(args.categorical), knowledge=knowledge)
     if args.json:
         return _emit(found.to_json())
-    print(f"PC (causal-learn) on {found.rows:,} rows, alpha {found.alpha:g}, seed {found.seed}: advisory only, "
-          f"your graph is unchanged")
-    lines = ([f"+ {a} {kind} {b}   (dependent given every subset of neighbours)" for a, b, kind in found.add]
-             + [f"- {a} -> {b}   (independent given {_braces(given)})" for a, b, given in found.remove]
-             + [f"~ {a} -> {b}   (PC orients it {b} -> {a})" for a, b in found.reverse])
+    name = "PC (causal-learn)" if found.method == "pc" else "NOTEARS (linear)"
+    setting = f"alpha {found.alpha:g}" if found.method == "pc" else f"lambda1 {found.details['lambda1']:g}, " \
+                                                                     f"threshold {found.details['threshold']:g}"
+    print(f"{name} on {found.rows:,} rows, {setting}, seed {found.seed}: advisory only, your graph is unchanged")
+    if knowledge.tiers:
+        print(f"tiers ({knowledge.source}): " + " < ".join(_braces(t) for t in knowledge.tiers))
+    removed = "independent given {}" if found.method == "pc" else "NOTEARS finds no edge"
+    lines = ([f"+ {a} {kind} {b}   (dependent given every subset of neighbours)" if found.method == "pc"
+              else f"+ {a} {kind} {b}   (weight {found.details['weights'][f'{a}->{b}']:.2f})"
+              for a, b, kind in found.add]
+             + [f"- {a} -> {b}   ({removed.format(_braces(given))})" for a, b, given in found.remove]
+             + [f"~ {a} -> {b}   ({found.method.upper()} orients it {b} -> {a})" for a, b in found.reverse]
+             + [f"! {edge}   (required; {found.method.upper()} did not find it, added)" for edge in found.required_added])
     print("\n".join(lines) if lines else "the data suggests no change")
-    print(f"{found.agree} edge(s) of your graph found by PC; {len(found.add)} to consider adding, "
+    print(f"{found.agree} edge(s) of your graph found by {found.method.upper()}; {len(found.add)} to consider adding, "
           f"{len(found.remove)} removing, {len(found.reverse)} reversing")
     return 0
 
@@ -294,9 +306,19 @@ def add_graph_parser(commands) -> None:
     test.set_defaults(handler=_pinned(_cmd_test))
 
     suggest = sub.add_parser("suggest", parents=[json_flag, data],
-                             help="edges the data suggests adding or removing (PC from causal-learn; advisory)")
+                             help="edges the data suggests adding, removing or reversing (PC or NOTEARS; advisory)",
+                             epilog="constraints: --forbid A->B and --require A->B (repeatable), --tiers \"a,b;c;d\" "
+                                    "(a later tier never causes an earlier one). With --treatment and --outcome and "
+                                    "no --tiers, tiers come from the graph: before the treatment < treatment < after "
+                                    "it < outcome.")
     suggest.add_argument("file")
     suggest.add_argument("--data", required=True, help="Parquet/CSV file")
+    suggest.add_argument("--method", choices=["pc", "notears"], default="pc",
+                         help="pc: causal-learn's PC with the linear CI test; notears: linear NOTEARS (default pc)")
     suggest.add_argument("--alpha", type=float, default=0.01, help="PC's significance level (default 0.01)")
     suggest.add_argument("--rows", type=int, default=5000, help="seeded subsample size (default 5,000)")
+    suggest.add_argument("--forbid", action="extend", nargs="+", default=[], metavar="A->B", help="edges that must not appear")
+    suggest.add_argument("--require", action="extend", nargs="+", default=[], metavar="A->B", help="edges that must appear")
+    suggest.add_argument("--tiers", metavar="\"a,b;c;d\"", help="causal order of groups of nodes")
+    _roles(suggest, required=False)
     suggest.set_defaults(handler=_pinned(_cmd_suggest))

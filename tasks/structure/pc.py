@@ -1,49 +1,26 @@
-"""Structure suggestions: causal-learn's PC on a seeded subsample, shown as a diff against the user's graph.
+"""PC (Spirtes, Glymour & Scheines 2000) from causal-learn on a sample, with prior knowledge.
 
-Advisory only: discovery never replaces the analyst's graph. PC (Spirtes, Glymour & Scheines 2000)
-runs with whyflow's linear CI test (tasks/ci_tests.py), plugged into causal-learn as a registered
-test so that a categorical column enters as one block of dummies instead of arbitrary integer codes.
-Pairs that the user's graph joins through a latent variable are not suggested as missing edges.
+PC runs with whyflow's linear CI test (tasks/graph/independence.py), plugged into causal-learn as a
+registered test so that a categorical column enters as one block of dummies instead of arbitrary
+integer codes. Prior knowledge goes in as causal-learn's BackgroundKnowledge: forbidden edges and
+tiers orient or remove adjacencies. PC cannot add an adjacency its tests removed, so a required edge
+that PC did not find is added afterwards and reported as such.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
-import logging
-import time
-from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 
 from tasks.graph.independence import LinearCI
-from tasks.graph.encode import complete_rows, seeded_sample
-from tasks.graph.model import CausalGraph, check_columns
-from tasks.graph.implications import implied_independences
+from tasks.structure.knowledge import PriorKnowledge
 
-__all__ = ["StructureSuggestion", "suggest_structure", "DISCOVERY_ROWS"]
+__all__ = ["run_pc"]
 
-log = logging.getLogger(__name__)
-DISCOVERY_ROWS = 5_000
 _TEST_NAME = "whyflow_linear_blocks"
-
-
-@dataclass(frozen=True)
-class StructureSuggestion:
-    method: str
-    alpha: float
-    rows: int
-    seed: int
-    add: list[tuple[str, str, str]]  # (a, b, "->" | "--" | "<->"): adjacent in the data, not in the graph
-    remove: list[tuple[str, str, list[str]]]  # (a, b, separating set): a graph edge the data finds no support for
-    reverse: list[tuple[str, str]]  # graph a -> b that PC orients b -> a
-    agree: int  # graph edges among observed nodes that PC also finds adjacent
-    discovered: list[tuple[str, str, str]]
-    seconds: float
-
-    def to_json(self) -> dict:
-        return asdict(self)
 
 
 def _ci_test_class():
@@ -93,35 +70,26 @@ def _separating_set(sepsets, columns: list[str], i: int, j: int) -> list[str]:
     return sorted(columns[k] for k in (first if isinstance(first, (tuple, list)) else found))
 
 
-def suggest_structure(graph: CausalGraph, frame: pd.DataFrame, *, seed: int, alpha: float = 0.01,
-                      rows: int = DISCOVERY_ROWS, categorical: tuple[str, ...] = ()) -> StructureSuggestion:
-    """Run PC on the graph's observed columns and diff its adjacencies and orientations with the graph."""
+def run_pc(data: pd.DataFrame, columns: list[str], *, alpha: float, categorical: tuple[str, ...] = (),
+           knowledge: PriorKnowledge | None = None) -> tuple[dict[frozenset, tuple[str, str, str]], dict, list[str]]:
+    """PC's edges {pair: (a, b, kind)}, separating sets {pair: [names]} and the required edges it lacked."""
     from causallearn.search.ConstraintBased.PC import pc
 
-    started = time.perf_counter()
-    check_columns(graph, list(frame.columns))
-    columns = graph.observed
-    data = seeded_sample(complete_rows(frame, columns), rows, seed)
+    knowledge = knowledge or PriorKnowledge()
     tester = LinearCI(data, columns, tuple(categorical))
     placeholder = np.arange(len(data) * len(columns), dtype=float).reshape(len(data), len(columns))
     _ci_test_class()
+    background = None if knowledge.empty else knowledge.to_background_knowledge(columns)
     with contextlib.redirect_stdout(io.StringIO()):  # causal-learn prints orientation conflicts
         found = pc(placeholder, alpha, _TEST_NAME, stable=True, show_progress=False, node_names=columns,
-                   tester=tester, columns=columns)
+                   tester=tester, columns=columns, background_knowledge=background)
     discovered = _pc_edges(found.G.graph, columns)
-    dag = graph.dag
-    _, latent_pairs = implied_independences(dag)
-    explained = {frozenset(p) for p in latent_pairs}
-    user = {frozenset((a, b)): (a, b) for a, b in dag.edges if a in set(columns) and b in set(columns)}
-    add = sorted(e for pair, e in discovered.items() if pair not in user and pair not in explained)
+    added = []
+    for a, b in sorted(knowledge.required):
+        if discovered.get(frozenset((a, b))) != (a, b, "->"):
+            added.append(f"{a}->{b}")
+            discovered[frozenset((a, b))] = (a, b, "->")
     index = {c: k for k, c in enumerate(columns)}
-    remove = sorted((a, b, _separating_set(found.sepset, columns, index[a], index[b]))
-                    for pair, (a, b) in user.items() if pair not in discovered)
-    reverse = sorted((a, b) for pair, (a, b) in user.items()
-                     if pair in discovered and discovered[pair] == (b, a, "->"))
-    agree = sum(pair in discovered for pair in user)
-    log.info("PC on %d rows: %d edges to add, %d to remove, %d to reverse", len(data), len(add), len(remove),
-             len(reverse))
-    return StructureSuggestion(method="pc", alpha=alpha, rows=len(data), seed=seed, add=add, remove=remove,
-                               reverse=reverse, agree=agree, discovered=sorted(discovered.values()),
-                               seconds=time.perf_counter() - started)
+    separating = {frozenset((a, b)): _separating_set(found.sepset, columns, index[a], index[b])
+                  for k, a in enumerate(columns) for b in columns[k + 1:] if frozenset((a, b)) not in discovered}
+    return discovered, separating, added

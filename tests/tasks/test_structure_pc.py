@@ -3,7 +3,7 @@
 import pytest
 
 from data.synthetic_graphs import simulate_linear
-from tasks.structure.pc import suggest_structure
+from tasks.structure import suggest_structure
 from tasks.graph.model import CausalGraph, parse_graph_text
 
 
