@@ -45,3 +45,34 @@ def test_pairs_joined_through_a_latent_variable_are_not_suggested(frame):
 def test_subsample_is_seeded(frame):
     one, two = (suggest_structure(graph(TRUE), frame, seed=5, rows=500) for _ in range(2))
     assert one.rows == 500 and one.discovered == two.discovered
+
+
+def test_prior_knowledge_reaches_pc(frame):
+    """Forbidding the true c -> d keeps it out (PC may keep the adjacency the other way); requiring the
+    false a -> e puts it in, reported as added because PC's tests removed that adjacency."""
+    from tasks.structure import structure_knowledge
+
+    knowledge = structure_knowledge(graph(TRUE), forbid=["c->d"], require=["a->e"])
+    found = suggest_structure(graph(TRUE), frame, seed=1, knowledge=knowledge)
+    assert ("c", "d", "->") not in found.discovered and ("c", "d", "--") not in found.discovered
+    assert ("a", "e", "->") in found.discovered and found.required_added == ["a->e"]
+    assert found.knowledge["forbidden"] == [("c", "d")]
+
+
+def test_role_tiers_stop_pc_pointing_the_outcome_at_the_treatment():
+    """A chain x -> t -> y is unorientable from independences alone; tiers from the roles orient it."""
+    import numpy as np
+    import pandas as pd
+
+    from tasks.structure import structure_knowledge
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=3000)
+    t = x + rng.normal(size=3000)
+    y = t + rng.normal(size=3000)
+    frame = pd.DataFrame({"x": x, "t": t, "y": y})
+    user = graph("x -> t; t -> y;")
+    plain = suggest_structure(user, frame, seed=0)
+    assert ("t", "y", "--") in plain.discovered or ("y", "t", "->") in plain.discovered  # a chain: unorientable
+    ordered = suggest_structure(user, frame, seed=0, knowledge=structure_knowledge(user, treatment="t", outcome="y"))
+    assert ("t", "y", "->") in ordered.discovered and ("x", "t", "->") in ordered.discovered
