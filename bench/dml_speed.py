@@ -48,13 +48,11 @@ def _timed(name: str, data: CausalData, repeats: int, **options) -> tuple[list[f
 def _econml_default(data: CausalData) -> tuple[float, float, float]:
     from econml.dml import LinearDML
 
-    x_cols = set(data.x_names)
-    w_only = [i for i, n in enumerate(data.w_names) if n not in x_cols]
     started = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = LinearDML(discrete_treatment=True, random_state=1).fit(data.Y, data.T.astype(int), X=data.X,
-                                                                         W=data.W[:, w_only])
+                                                                         W=data.W)
         inference = model.ate_inference(X=data.X)
     seconds = time.perf_counter() - started
     return seconds, float(np.ravel(inference.mean_point)[0]), float(np.ravel(inference.stderr_mean)[0])

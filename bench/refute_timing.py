@@ -39,6 +39,7 @@ def main() -> None:
     from tasks.evidence import refute
     from tasks.data import snapshot
     from whyflow.parallel import default_workers, warm_up
+    from tasks.plan import plan_analysis, preflight
     from whyflow.spec import load_spec
 
     spec = load_spec(ROOT / "params.yaml", args.analysis)
@@ -46,8 +47,9 @@ def main() -> None:
     warm_up(workers)
     frame = snapshot.read_source(spec)
     ident = identify.identify_effect(graph.load_graph(spec), spec)
-    data = estimate.causal_data(frame, spec, ident)
-    estimates = estimate.estimate_effects(data, spec, estimate.resolve_estimators(spec))
+    plan = plan_analysis(spec, ident, preflight(spec))
+    data = estimate.causal_data(frame, spec, ident, plan)
+    estimates = estimate.estimate_effects(data, spec, plan.estimators, plan.options)
     refuters = args.refuters.split(",") if args.refuters else spec.refuters
     simulations = args.simulations or spec.refute_simulations
     rows = []

@@ -5,17 +5,18 @@ fold (Chernozhukov et al. 2018, DML2), so flexible nuisances do not overfit the 
 the mean of the efficient influence-function scores and its standard error their standard deviation
 over sqrt(n) (Robins, Rotnitzky & Zhao 1994; Hahn 1998 for the ATT/ATC scores). Consistent when either
 the outcome models or the propensity is right.
-Options: cv (folds, default 5), clip (propensity bounds [c, 1-c], default 0.01, as DoubleML's
-trimming_threshold), outcome_model, propensity_model (from the spec's nuisance by default).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Annotated
 
-from estimators.base import CausalData, Estimator, NotApplicable
-from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice, outcome_model, propensity_model
-from estimators.option_checks import check_float, check_int
+import numpy as np
+from pydantic import Field
+
+from estimators.base import CausalData, Estimator, Fit, NotApplicable
+from estimators.options import NuisanceOptions, bounds_of, integer, propensity_bounds
+from estimators.nuisance import outcome_model, propensity_model
 from estimators.registry import register
 
 __all__ = ["AIPW", "cross_fit_nuisances", "dr_scores"]
@@ -30,7 +31,7 @@ def cross_fit_nuisances(data: CausalData, *, cv: int, seed: int, outcome: str, p
                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Out-of-fold mu0(W), mu1(W) and e(W) for every row."""
     n, t = data.n, data.T
-    W = data.W if data.W.shape[1] else np.zeros((n, 1))
+    W = data.covariates if data.covariates.shape[1] else np.zeros((n, 1))
     fold = _folds(n, cv, seed)
     mu0, mu1, e = np.empty(n), np.empty(n), np.empty(n)
     seeds = np.random.SeedSequence(seed).generate_state(3 * cv)
@@ -71,25 +72,23 @@ class AIPW(Estimator):
     name = "aipw"
     family = "backdoor doubly robust"
     summary = "augmented IPW (doubly robust), cross-fitted nuisances, influence-function errors"
-    options_doc = {"cv": "cross-fitting folds (default 5)",
-                   "clip": "propensity bounds [c, 1 - c], c in [0, 0.5) (default 0.01)", **NUISANCE_OPTIONS}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "cv", 2, 20)
-        check_float(options, "clip", 0.0, 0.5, open_low=False)
-        check_nuisance(options)
+    class Options(NuisanceOptions):
+        cv: Annotated[int, integer(2, 20)] = Field(5, description="cross-fitting folds")
+        clip: Annotated[float | tuple[float, float], propensity_bounds(allow_zero=True)] = Field(
+            0.01, description="propensity bounds: c for [c, 1 - c], c in [0, 0.5), or [low, high]")
 
-    def _fit(self, data: CausalData) -> dict:
-        cv = int(self.options.get("cv", 5))
-        clip = float(self.options.get("clip", 0.01))
-        outcome, propensity = nuisance_choice(self.options)
+    def _fit(self, data: CausalData) -> Fit:
+        cv = self.options.cv
+        clip = self.options.clip
+        low, high = bounds_of(clip)
+        outcome, propensity = self.options.outcome_model, self.options.propensity_model
         mu0, mu1, e = cross_fit_nuisances(data, cv=cv, seed=self.seed, outcome=outcome, propensity=propensity)
-        clipped = int(((e < clip) | (e > 1 - clip)).sum())
-        e = np.clip(e, max(clip, 1e-9), 1 - max(clip, 1e-9))
+        clipped = int(((e < low) | (e > high)).sum())
+        e = np.clip(e, max(low, 1e-9), min(high, 1 - 1e-9))
         value, psi = dr_scores(data.Y, data.T, mu0, mu1, e, self.estimand)
         se = float(np.sqrt(np.mean(psi**2) / data.n))
-        return {"value": value, "std_error": se,
-                "method": f"AIPW, {cv}-fold cross-fitting, {outcome} outcome / {propensity} propensity",
-                "details": {"clipped_units": clipped, "clip": clip, "folds": cv,
-                            "nuisance": {"outcome": outcome, "propensity": propensity}}}
+        return Fit(value=value, std_error=se,
+                method=f"AIPW, {cv}-fold cross-fitting, {outcome} outcome / {propensity} propensity",
+                details={"clipped_units": clipped, "clip": clip, "folds": cv,
+                            "nuisance": {"outcome": outcome, "propensity": propensity}})

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["CausalData", "Estimate", "Estimator", "NotApplicable", "normal_inference"]
+from estimators.options import EstimatorOptions
+
+__all__ = ["CausalData", "Estimate", "Estimator", "Fit", "NotApplicable", "normal_inference", "Z95"]
 
 Z95 = float(stats.norm.ppf(0.975))
 
@@ -39,13 +41,16 @@ def _design(frame: pd.DataFrame, columns: list[str], categorical: set[str]) -> t
 
 @dataclass(frozen=True)
 class CausalData:
-    """Outcome Y, treatment T, adjustment covariates W (modifiers included) and effect modifiers X."""
+    """The analysed data in EconML's vocabulary: outcome Y, treatment T, effect modifiers X and
+    controls W (the adjustment columns that are not modifiers). `covariates` is the whole adjustment
+    matrix (controls and modifiers, in the analysis's column order): what a back-door estimator
+    adjusts for."""
 
     Y: np.ndarray
     T: np.ndarray
-    W: np.ndarray
+    covariates: np.ndarray
     X: np.ndarray
-    w_names: list[str]
+    covariate_names: list[str]
     x_names: list[str]
     segments: dict[str, np.ndarray] = field(default_factory=dict)
     treatment_type: str = "binary"
@@ -57,21 +62,35 @@ class CausalData:
     cutoff: float | None = None
     M: np.ndarray | None = None  # front-door mediators
     m_names: list[str] = field(default_factory=list)
-    backdoor_identified: bool = True  # False: the graph licenses no back-door set, W holds no adjustment
+    backdoor_identified: bool = True  # False: the graph licenses no back-door set, covariates hold no adjustment
+    proxies: np.ndarray | None = None  # noisy proxies of a latent confounder (CEVAE), one column each
+    proxy_names: list[str] = field(default_factory=list)
 
     @property
     def n(self) -> int:
         return int(self.Y.size)
 
+    @property
+    def w_names(self) -> list[str]:
+        modifiers = set(self.x_names)
+        return [name for name in self.covariate_names if name not in modifiers]
+
+    @property
+    def W(self) -> np.ndarray:
+        """The controls: adjustment columns that are not effect modifiers."""
+        modifiers = set(self.x_names)
+        keep = [i for i, name in enumerate(self.covariate_names) if name not in modifiers]
+        return self.covariates if len(keep) == len(self.covariate_names) else self.covariates[:, keep]
+
     @classmethod
     def from_frame(cls, frame: pd.DataFrame, *, treatment: str, outcome: str, adjustment: list[str],
                    modifiers: list[str] = (), segments: list[str] = (), categorical: list[str] = (),
                    treatment_type: str = "binary", instruments: list[str] = (), running_variable: str | None = None,
-                   cutoff: float | None = None, mediators: list[str] = (),
+                   cutoff: float | None = None, mediators: list[str] = (), proxies: list[str] = (),
                    backdoor_identified: bool = True) -> CausalData:
         modifiers = list(modifiers)
         covariates = list(dict.fromkeys([*adjustment, *modifiers]))
-        extra = [*instruments, *mediators, *([running_variable] if running_variable else [])]
+        extra = [*instruments, *mediators, *proxies, *([running_variable] if running_variable else [])]
         used = list(dict.fromkeys([treatment, outcome, *covariates, *segments, *extra]))
         complete = frame[used].dropna()
         cats = set(categorical)
@@ -79,10 +98,11 @@ class CausalData:
         X, x_names = _design(complete, modifiers, cats)
         Z, z_names = _design(complete, list(instruments), cats) if instruments else (None, [])
         M, m_names = _design(complete, list(mediators), cats) if mediators else (None, [])
+        P, p_names = _design(complete, list(proxies), cats) if proxies else (None, [])
         return cls(
             Y=complete[outcome].to_numpy(dtype=float),
             T=complete[treatment].to_numpy(dtype=float),
-            W=W, X=X, w_names=w_names, x_names=x_names,
+            covariates=W, X=X, covariate_names=w_names, x_names=x_names, proxies=P, proxy_names=p_names,
             segments={s: complete[s].astype(str).to_numpy() for s in segments},
             treatment_type=treatment_type,
             dropped_rows=len(frame) - len(complete),
@@ -94,9 +114,9 @@ class CausalData:
         def take(a):
             return None if a is None else a[rows]
 
-        return self.replace(Y=self.Y[rows], T=self.T[rows], W=self.W[rows], X=self.X[rows],
+        return self.replace(Y=self.Y[rows], T=self.T[rows], covariates=self.covariates[rows], X=self.X[rows],
                             segments={k: v[rows] for k, v in self.segments.items()}, dropped_rows=0,
-                            Z=take(self.Z), R=take(self.R), M=take(self.M))
+                            Z=take(self.Z), R=take(self.R), M=take(self.M), proxies=take(self.proxies))
 
     def replace(self, **changes: Any) -> CausalData:
         values = {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -150,9 +170,29 @@ def normal_inference(value: float, std_error: float) -> dict[str, float]:
             "p_value": float(2.0 * stats.norm.sf(abs(z)))}
 
 
+@dataclass(frozen=True)
+class Fit:
+    """What an estimator's `_fit` returns; `Estimator.fit` turns it into the Estimate with inference.
+    An estimator that builds its own interval (RD's robust bias-corrected CI) sets ci_low/ci_high."""
+
+    value: float
+    std_error: float
+    cate: np.ndarray | None = None
+    details: dict[str, Any] = field(default_factory=dict)
+    method: str | None = None
+    n: int | None = None
+    estimand: str | None = None  # when the design names it differently (e.g. 2SLS's LATE)
+    ci_low: float | None = None
+    ci_high: float | None = None
+    p_value: float | None = None
+
+
 class Estimator:
-    """Base class. Subclasses set the class attributes and implement `_fit` returning a dict with
-    'value' and 'std_error' (and optionally 'cate', 'details', 'method', 'n')."""
+    """Base class: scikit-learn's contract in EconML's vocabulary. The constructor only validates and
+    stores keyword-only parameters (an unknown option fails here, naming the accepted ones); `fit`
+    returns self with `estimate_`; `ate()`, `ate_interval(alpha)` and `effect(X)` read the fit.
+    Subclasses set the class attributes, declare `class Options(EstimatorOptions)` when they take
+    options, and implement `_fit(data) -> Fit`."""
 
     name: ClassVar[str]
     family: ClassVar[str]
@@ -162,14 +202,18 @@ class Estimator:
     gives_cate: ClassVar[bool] = False
     streams: ClassVar[bool] = False
     requires: ClassVar[tuple[str, ...]] = ()
-    # option name -> what it does; the spec's estimator_options are checked against these keys
-    options_doc: ClassVar[dict[str, str]] = {}
+    Options: ClassVar[type[EstimatorOptions]] = EstimatorOptions
 
-    def __init__(self, estimand: str = "ate", seed: int = 0, **options: Any):
+    def __init__(self, *, estimand: str = "ate", seed: int = 0, **options: Any):
         self.estimand = estimand
         self.seed = seed
-        self.options = options
+        self.options = self.Options.parse(options)
         self.estimate_: Estimate | None = None
+
+    @classmethod
+    def check_options(cls, options: dict[str, Any]) -> None:
+        """Raise ValueError naming an unknown option (and the accepted ones) or a bad value."""
+        cls.Options.parse(options)
 
     def check(self, data: CausalData) -> None:
         """Raise NotApplicable naming why this estimator cannot serve the request."""
@@ -181,18 +225,6 @@ class Estimator:
         if not self.requires and not data.backdoor_identified:
             raise NotApplicable(f"{self.name} adjusts for back-door confounders, and the graph identifies no "
                                 "back-door adjustment set")
-
-    @classmethod
-    def check_options(cls, options: dict[str, Any]) -> None:
-        """Raise ValueError naming an unknown option (and the accepted ones) or a bad value."""
-        for key in options:
-            if key not in cls.options_doc:
-                raise ValueError(f"unknown option {key!r}; accepted: {', '.join(sorted(cls.options_doc)) or 'none'}")
-        cls._check_option_values(options)
-
-    @classmethod
-    def _check_option_values(cls, options: dict[str, Any]) -> None:
-        """Subclasses raise ValueError ("`<option>` must be ...; got ...") for a bad value."""
 
     def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
         """Mean CATE over the rows and its standard error; called after `_fit` on the fitted state.
@@ -223,18 +255,43 @@ class Estimator:
             self.estimate_ = Estimate(self.name, self.estimand, status="not_applicable", error=str(exc),
                                       seconds=time.perf_counter() - started)
             return self
-        value, se = float(out["value"]), float(out["std_error"])
-        cate = out.get("cate")
-        segments = self._segment_table(data, cate)
+        value, se = float(out.value), float(out.std_error)
+        inference = normal_inference(value, se)
+        for key in ("ci_low", "ci_high", "p_value"):  # an estimator's own interval wins
+            if getattr(out, key) is not None:
+                inference[key] = float(getattr(out, key))
         self.estimate_ = Estimate(
-            estimator=self.name, estimand=out.get("estimand", self.estimand), value=value, std_error=se,
-            # an estimator may give its own interval (e.g. RD's robust bias-corrected CI)
-            **{**normal_inference(value, se), **{k: float(out[k]) for k in ("ci_low", "ci_high", "p_value") if k in out}},
-            n=int(out.get("n", data.n)),
-            seconds=time.perf_counter() - started, method=out.get("method", self.summary),
-            details=out.get("details", {}), cate=cate, segments=segments,
+            estimator=self.name, estimand=out.estimand or self.estimand, value=value, std_error=se, **inference,
+            n=int(out.n if out.n is not None else data.n), seconds=time.perf_counter() - started,
+            method=out.method or self.summary, details=out.details, cate=out.cate,
+            segments=self._segment_table(data, out.cate),
         )
         return self
 
-    def _fit(self, data: CausalData) -> dict[str, Any]:
+    def _fit(self, data: CausalData) -> Fit:
         raise NotImplementedError
+
+    def _fitted(self) -> Estimate:
+        if self.estimate_ is None:
+            raise RuntimeError(f"{self.name} is not fitted; call fit(data) first")
+        return self.estimate_
+
+    def ate(self) -> float:
+        """The point estimate of the fitted estimand (ATE, ATT, ATC, LATE, ...)."""
+        return self._fitted().value
+
+    def ate_interval(self, alpha: float = 0.05) -> tuple[float, float]:
+        """Two-sided (1 - alpha) Wald interval from the fitted standard error."""
+        estimate = self._fitted()
+        z = float(stats.norm.ppf(1 - alpha / 2))
+        return estimate.value - z * estimate.std_error, estimate.value + z * estimate.std_error
+
+    def features(self, data: CausalData) -> np.ndarray:
+        """The matrix `effect` takes for the rows of `data`: the effect modifiers X, unless the
+        estimator's CATE is a function of other columns (the meta-learners: every covariate)."""
+        return data.X
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        """CATE at new rows (given as `features(data)`), from the fitted state; CATE estimators that
+        can predict on new rows override this."""
+        raise NotImplementedError(f"{self.name} does not predict effects on new rows")

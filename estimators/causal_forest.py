@@ -11,14 +11,17 @@ declared. Defaults are chosen for speed on one core: 100 trees, linear/logistic 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import math
 
 import numpy as np
+from pydantic import Field, model_validator
 
-from estimators.base import CausalData, Estimator
+from estimators.base import CausalData, Estimator, Fit
+from estimators.options import NuisanceOptions, integer, number, flag, multiple_of
 from estimators.econml_common import quiet, split_xw
-from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice, outcome_model, propensity_model
-from estimators.option_checks import check_bool, check_float, check_int
+from estimators.nuisance import outcome_model, propensity_model
 from estimators.registry import register
 
 __all__ = ["CausalForest"]
@@ -32,52 +35,42 @@ class CausalForest(Estimator):
     family = "double machine learning (EconML)"
     summary = "EconML CausalForestDML (honest GRF), doubly robust ATE/ATT/ATC inference"
     gives_cate = True
-    options_doc = {
-        "n_estimators": f"trees, a multiple of {_SUBFOREST} (default 100)",
-        "min_samples_leaf": "minimum units per leaf (default 5)",
-        "max_depth": "maximum tree depth, or null for none (default null)",
-        "min_var_fraction_leaf": "each leaf keeps at least this fraction of Var(T residual), in (0, 1] or null "
-                                 "(EconML's form of the tree's min_var_leaf; default null)",
-        "min_var_leaf": "alias of min_var_fraction_leaf",
-        "min_balancedness_tol": "how unbalanced a split may be, in [0, 0.5] (default 0.45)",
-        "honest": "honest trees (default true)",
-        "max_samples": "fraction of units each tree sees, in (0, 0.5] (EconML's bound for inference; default 0.45)",
-        "cv": "cross-fitting folds for the nuisances (default 2)",
-        **NUISANCE_OPTIONS,
-    }
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "n_estimators", _SUBFOREST)
-        if "n_estimators" in options and options["n_estimators"] % _SUBFOREST:
-            raise ValueError(f"`n_estimators` must be a multiple of {_SUBFOREST}; got {options['n_estimators']!r}")
-        check_int(options, "min_samples_leaf", 1)
-        if options.get("max_depth") is not None:
-            check_int(options, "max_depth", 1)
-        if "min_var_leaf" in options and "min_var_fraction_leaf" in options:
-            raise ValueError("`min_var_leaf` is an alias of `min_var_fraction_leaf`; give one of them")
-        for key in ("min_var_fraction_leaf", "min_var_leaf"):
-            check_float(options, key, 0.0, 1.0, allow_none=True, open_high=False)
-        check_float(options, "min_balancedness_tol", 0.0, 0.5, open_low=False, open_high=False)
-        check_bool(options, "honest")
-        check_float(options, "max_samples", 0.0, 0.5, open_high=False)
-        check_int(options, "cv", 2, 20)
-        check_nuisance(options)
+    class Options(NuisanceOptions):
+        n_estimators: Annotated[int, integer(_SUBFOREST), multiple_of(_SUBFOREST)] = Field(
+            100, description=f"trees, a multiple of {_SUBFOREST}")
+        min_samples_leaf: Annotated[int, integer(1)] = Field(5, description="minimum units per leaf")
+        max_depth: Annotated[int | None, integer(1, allow_none=True)] = Field(None, description="maximum tree depth, or null for none")
+        min_var_fraction_leaf: Annotated[float | None, number(0.0, 1.0, open_high=False, allow_none=True)] = Field(
+            None, description="each leaf keeps at least this fraction of Var(T residual), in (0, 1] or null "
+                              "(EconML's form of the tree's min_var_leaf)")
+        min_var_leaf: Annotated[float | None, number(0.0, 1.0, open_high=False, allow_none=True)] = Field(
+            None, description="alias of min_var_fraction_leaf")
+        min_balancedness_tol: Annotated[float, number(0.0, 0.5, open_low=False, open_high=False)] = Field(
+            0.45, description="how unbalanced a split may be, in [0, 0.5]")
+        honest: Annotated[bool, flag()] = Field(True, description="honest trees")
+        max_samples: Annotated[float, number(0.0, 0.5, open_high=False)] = Field(
+            0.45, description="fraction of units each tree sees, in (0, 0.5] (EconML's bound for inference)")
+        cv: Annotated[int, integer(2, 20)] = Field(2, description="cross-fitting folds for the nuisances")
+
+        @model_validator(mode="after")
+        def _one_alias(self):
+            if self.min_var_leaf is not None and self.min_var_fraction_leaf is not None:
+                raise ValueError("`min_var_leaf` is an alias of `min_var_fraction_leaf`; give one of them")
+            return self
 
     def _settings(self) -> dict:
         o = self.options
-        return {"n_estimators": int(o.get("n_estimators", 100)), "min_samples_leaf": int(o.get("min_samples_leaf", 5)),
-                "max_depth": o.get("max_depth"),
-                "min_var_fraction_leaf": o.get("min_var_fraction_leaf", o.get("min_var_leaf")),
-                "min_balancedness_tol": float(o.get("min_balancedness_tol", 0.45)),
-                "honest": bool(o.get("honest", True)), "max_samples": float(o.get("max_samples", 0.45)),
-                "cv": int(o.get("cv", 2))}
+        return {"n_estimators": o.n_estimators, "min_samples_leaf": o.min_samples_leaf, "max_depth": o.max_depth,
+                "min_var_fraction_leaf": o.min_var_fraction_leaf if o.min_var_fraction_leaf is not None
+                else o.min_var_leaf, "min_balancedness_tol": o.min_balancedness_tol, "honest": o.honest,
+                "max_samples": o.max_samples, "cv": o.cv}
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         from econml.dml import CausalForestDML
 
         settings = self._settings()
-        outcome, propensity = nuisance_choice(self.options)
+        outcome, propensity = self.options.outcome_model, self.options.propensity_model
         X, W, names = split_xw(data, x_required=True)
         model = CausalForestDML(model_y=outcome_model(outcome, self.seed), model_t=propensity_model(propensity, self.seed),
                                 discrete_treatment=True, drate=True, inference=True, n_jobs=1,
@@ -91,14 +84,22 @@ class CausalForest(Estimator):
                 inference = model.att__inference(T=1 if self.estimand == "att" else 0)
             cate = np.ravel(model.effect(X))
             importance = np.ravel(model.feature_importances_)
+        self.model_ = model
         self.scores_ = self._dr_scores(model, data.Y, t, X)
         value = float(np.ravel(inference.point_estimate)[0])
         se = float(np.ravel(inference.stderr)[0])
-        return {"value": value, "std_error": se, "cate": cate,
-                "details": {"settings": settings, "nuisance": {"outcome": outcome, "propensity": propensity},
+        return Fit(value=value, std_error=se, cate=cate,
+                details={"settings": settings, "nuisance": {"outcome": outcome, "propensity": propensity},
                             "cate_importance": {"kind": "forest heterogeneity importance (EconML "
                                                         "feature_importances_, sums to 1)",
-                                                "values": {n: float(v) for n, v in zip(names, importance)}}}}
+                                                "values": {n: float(v) for n, v in zip(names, importance)}}})
+
+    def features(self, data: CausalData) -> np.ndarray:
+        return split_xw(data, x_required=True)[0]
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        with quiet():
+            return np.ravel(self.model_.effect(X))
 
     @staticmethod
     def _dr_scores(model, y: np.ndarray, t: np.ndarray, X: np.ndarray) -> np.ndarray | None:

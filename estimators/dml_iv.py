@@ -10,13 +10,16 @@ the interval is EconML's `ate_inference`. Estimand as in estimators/iv_2sls.py. 
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import warnings
 
 import numpy as np
+from pydantic import Field
 
-from estimators.base import CausalData, Estimator
+from estimators.base import CausalData, Estimator, Fit
+from estimators.options import EstimatorOptions, integer
 from estimators.iv_2sls import first_stage, iv_estimand, require_instruments, weak_warning
-from estimators.option_checks import check_int
 from estimators.propensity import LogisticIRLS
 from estimators.registry import register
 
@@ -31,13 +34,11 @@ class DMLIV(Estimator):
     estimands = ("late", "ate under homogeneity", "ate")  # the spec asks for "ate"; refits ask for what was reported
     treatment_types = ("binary", "continuous")
     requires = ("instruments",)
-    options_doc = {"cv": "cross-fitting folds (5)"}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "cv", 2, 20)
+    class Options(EstimatorOptions):
+        cv: Annotated[int, integer(2, 20)] = Field(5, description="cross-fitting folds")
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         from econml.iv.dml import OrthoIV
         from sklearn.linear_model import LinearRegression
 
@@ -48,21 +49,21 @@ class DMLIV(Estimator):
         treatment_model = LogisticIRLS if binary_t else LinearRegression
         nuisance = ({"model_t_xwz": treatment_model()} if projection else
                     {"model_z_xw": LogisticIRLS() if binary_z else LinearRegression()})
-        W = data.W if data.W.shape[1] else None
+        W = data.covariates if data.covariates.shape[1] else None
         model = OrthoIV(model_y_xw=LinearRegression(), model_t_xw=treatment_model(), projection=projection,
                         discrete_treatment=binary_t, discrete_instrument=binary_z and not projection,
-                        cv=int(self.options.get("cv", 5)), random_state=self.seed, **nuisance)
+                        cv=self.options.cv, random_state=self.seed, **nuisance)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # EconML's "no X, constant CATE" and co-linearity notes
             model.fit(data.Y, data.T.astype(int) if binary_t else data.T,
                       Z=Z[:, 0].astype(int) if binary_z and not projection else Z, W=W)
             inference = model.ate_inference()
-        stage = first_stage(data.T, Z, data.W)
+        stage = first_stage(data.T, Z, data.covariates)
         warning = weak_warning(self.name, stage["f_statistic"])
         details = {"f_statistic": stage["f_statistic"], "weak_instrument": warning is not None,
                    "instruments": data.z_names, "projection": projection}
         if warning:
             details["warning"] = warning
-        return {"value": float(np.ravel(inference.mean_point)[0]),
-                "std_error": float(np.ravel(inference.stderr_mean)[0]), "details": details,
-                "estimand": iv_estimand(data, Z)}
+        return Fit(value=float(np.ravel(inference.mean_point)[0]),
+                std_error=float(np.ravel(inference.stderr_mean)[0]), details=details,
+                estimand=iv_estimand(data, Z))

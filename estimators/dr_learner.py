@@ -5,21 +5,22 @@ stage is OLS of the AIPW pseudo-outcome on X with heteroskedasticity-robust erro
 The ATE comes from `ate_inference` (the linear CATE averaged over all rows, X held fixed), the
 ATT/ATC and segment effects from the same over the treated, control or segment rows; without
 effect modifiers the CATE model is a constant, so only the ATE is offered.
-Options: cv (folds, default 5), min_propensity (trimming, default 0.01), outcome_model,
-propensity_model.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import math
 
 import numpy as np
+from pydantic import Field
 
-from estimators.base import CausalData, Estimator
+from estimators.base import CausalData, Estimator, Fit
+from estimators.options import NuisanceOptions, integer, number
 from estimators.econml_common import (estimand_rows, linear_importance, mean_inference, quiet,
                                       refuse_without_x_for_subgroups, split_xw)
-from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice, outcome_model, propensity_model
-from estimators.option_checks import check_float, check_int
+from estimators.nuisance import outcome_model, propensity_model
 from estimators.registry import register
 
 __all__ = ["DRLearner"]
@@ -31,25 +32,21 @@ class DRLearner(Estimator):
     family = "meta-learner (EconML)"
     summary = "EconML LinearDRLearner: doubly robust pseudo-outcomes, linear CATE, robust errors"
     gives_cate = True
-    options_doc = {"cv": "cross-fitting folds (default 5)",
-                   "min_propensity": "propensities are trimmed to [p, 1 - p], p in (0, 0.5) (default 0.01)",
-                   **NUISANCE_OPTIONS}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "cv", 2, 20)
-        check_float(options, "min_propensity", 0.0, 0.5)
-        check_nuisance(options)
+    class Options(NuisanceOptions):
+        cv: Annotated[int, integer(2, 20)] = Field(5, description="cross-fitting folds")
+        min_propensity: Annotated[float, number(0.0, 0.5)] = Field(
+            0.01, description="propensities are trimmed to [p, 1 - p], p in (0, 0.5)")
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         from econml.dr import LinearDRLearner
 
         refuse_without_x_for_subgroups(data, self.estimand, self.name)
-        outcome, propensity = nuisance_choice(self.options)
+        outcome, propensity = self.options.outcome_model, self.options.propensity_model
         X, W, names = split_xw(data)
         self.model_, self.X_ = LinearDRLearner(
             model_propensity=propensity_model(propensity, self.seed), model_regression=outcome_model(outcome, self.seed),
-            cv=int(self.options.get("cv", 5)), min_propensity=float(self.options.get("min_propensity", 0.01)),
+            cv=self.options.cv, min_propensity=self.options.min_propensity,
             random_state=self.seed), X
         with quiet():
             self.model_.fit(data.Y, data.T.astype(int), X=X, W=W)
@@ -60,7 +57,13 @@ class DRLearner(Estimator):
         details = {"nuisance": {"outcome": outcome, "propensity": propensity}}
         if X is not None:
             details["cate_importance"] = linear_importance(self.model_, names)
-        return {"value": value, "std_error": se, "cate": cate, "details": details}
+        return Fit(value=value, std_error=se, cate=cate, details=details)
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        with quiet():
+            if self.X_ is None:  # a constant effect
+                return np.full(len(X), float(np.ravel(self.model_.effect(None))[0]))
+            return np.ravel(self.model_.effect(X))
 
     def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
         if self.X_ is None:

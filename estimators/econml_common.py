@@ -19,15 +19,14 @@ __all__ = ["split_xw", "estimand_rows", "quiet", "linear_importance", "mean_infe
 
 
 def split_xw(data: CausalData, *, x_required: bool = False) -> tuple[np.ndarray | None, np.ndarray | None, list[str]]:
-    """X (the effect modifiers) and W (the other adjustment columns), as EconML wants them.
+    """X (the effect modifiers) and W (the controls), as EconML wants them (None when empty).
 
     Without declared modifiers an estimator that needs X (a causal forest) looks for heterogeneity
     over every adjustment column instead; the adjustment is the same either way."""
     if data.X.shape[1] == 0 and x_required:
-        return (data.W if data.W.shape[1] else np.zeros((data.n, 1))), None, list(data.w_names) or ["constant"]
-    x_cols = set(data.x_names)
-    w_only = [i for i, name in enumerate(data.w_names) if name not in x_cols]
-    W = data.W[:, w_only] if w_only else None
+        covariates = data.covariates
+        return (covariates if covariates.shape[1] else np.zeros((data.n, 1))), None, list(data.covariate_names) or ["constant"]
+    W = data.W if data.W.shape[1] else None
     X = data.X if data.X.shape[1] else None
     return X, W, list(data.x_names)
 

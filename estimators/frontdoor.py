@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from estimators.base import CausalData, Estimator, NotApplicable
+from estimators.base import CausalData, Estimator, Fit, NotApplicable
 from estimators.registry import register
 
 __all__ = ["FrontDoor", "ols_influence"]
@@ -38,20 +38,20 @@ class FrontDoor(Estimator):
     treatment_types = ("binary", "continuous")
     requires = ("front-door mediators (from the graph)",)
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         if data.M is None or data.M.shape[1] == 0:
             raise NotApplicable(f"{self.name} needs a front-door set of mediators; the graph gives none "
                                 "(observed mediators that intercept every path from treatment to outcome, "
                                 "with no open back-door path into them)")
         n, q = data.n, data.M.shape[1]
         ones = np.ones((n, 1))
-        first = np.hstack([ones, data.T[:, None], data.W])
+        first = np.hstack([ones, data.T[:, None], data.covariates])
         a, psi_a = [], []
         for j in range(q):
             beta, psi = ols_influence(first, data.M[:, j])
             a.append(beta[1])
             psi_a.append(psi[:, 1])
-        second = np.hstack([ones, data.M, data.T[:, None], data.W])
+        second = np.hstack([ones, data.M, data.T[:, None], data.covariates])
         beta, psi = ols_influence(second, data.Y)
         b, psi_b = beta[1:1 + q], psi[:, 1:1 + q]
         stacked = np.column_stack([*psi_a, psi_b])
@@ -59,6 +59,6 @@ class FrontDoor(Estimator):
         a = np.asarray(a)
         gradient = np.concatenate([b, a])
         value = float(a @ b)
-        return {"value": value, "std_error": float(np.sqrt(gradient @ cov @ gradient)),
-                "details": {"mediators": data.m_names, "t_to_m": a.tolist(), "m_to_y_given_t": b.tolist(),
-                            "direct_t_given_m": float(beta[1 + q])}}
+        return Fit(value=value, std_error=float(np.sqrt(gradient @ cov @ gradient)),
+                details={"mediators": data.m_names, "t_to_m": a.tolist(), "m_to_y_given_t": b.tolist(),
+                            "direct_t_given_m": float(beta[1 + q])})

@@ -4,8 +4,8 @@ The variance stacks the logistic score with the two weighted means, so it accoun
 propensity being estimated (Lunceford & Davidian 2004).
 Options:
   clip       c (bounds the propensity to [c, 1 - c]) or [low, high]; the weights are then at most
-             1/c. Clipped units carry no propensity-estimation term. Default: no clipping.
-  stabilize  true (default): stabilised weights P(T=t)/P(T=t|X), i.e. each arm's weighted mean is
+             1/c. Clipped units carry no propensity-estimation term.
+  stabilize  true: stabilised weights P(T=t)/P(T=t|X), i.e. each arm's weighted mean is
              normalised by its own weight total (the Hajek estimator); false: the unstabilised
              Horvitz-Thompson form, normalised by the expected weight total (n, or n treated for
              the ATT), which is unbiased but has larger variance when weights are extreme.
@@ -13,24 +13,17 @@ Options:
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Annotated
 
-from estimators.base import CausalData, Estimator
+import numpy as np
+from pydantic import Field
+
+from estimators.base import CausalData, Estimator, Fit
+from estimators.options import EstimatorOptions, bounds_of, flag, propensity_bounds
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
 __all__ = ["InversePropensityWeighting"]
-
-
-def _check_clip(clip) -> tuple[float, float] | None:
-    if clip is None:
-        return None
-    if isinstance(clip, (int, float)) and not isinstance(clip, bool) and 0 < clip < 0.5:
-        return float(clip), 1 - float(clip)
-    if (isinstance(clip, (list, tuple)) and len(clip) == 2
-            and all(isinstance(c, (int, float)) and not isinstance(c, bool) for c in clip) and 0 < clip[0] < clip[1] < 1):
-        return float(clip[0]), float(clip[1])
-    raise ValueError(f"`clip` must be a number in (0, 0.5) or [low, high] with 0 < low < high < 1; got {clip!r}")
 
 
 def _weights(t: np.ndarray, e: np.ndarray, estimand: str):
@@ -47,20 +40,18 @@ class InversePropensityWeighting(Estimator):
     name = "ipw"
     family = "backdoor propensity"
     summary = "inverse-propensity weighting (Hajek), logistic propensity, sandwich errors"
-    options_doc = {"clip": "propensity bounds: c in (0, 0.5) for [c, 1 - c], or [low, high] (default: none)",
-                   "stabilize": "true: stabilised weights, Hajek (default); false: Horvitz-Thompson"}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        _check_clip(options.get("clip"))
-        if not isinstance(options.get("stabilize", True), bool):
-            raise ValueError(f"`stabilize` must be true or false; got {options['stabilize']!r}")
+    class Options(EstimatorOptions):
+        clip: Annotated[float | tuple[float, float] | None, propensity_bounds()] = Field(
+            None, description="propensity bounds: c for [c, 1 - c], c in (0, 0.5), or [low, high]; null: none")
+        stabilize: Annotated[bool, flag()] = Field(
+            True, description="true: stabilised weights, Hajek; false: Horvitz-Thompson")
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         t, y = data.T, data.Y
-        e, model = propensity_scores(data.W, t)
-        bounds = _check_clip(self.options.get("clip"))
-        stabilize = bool(self.options.get("stabilize", True))
+        e, model = propensity_scores(data.covariates, t)
+        bounds = bounds_of(self.options.clip)
+        stabilize = self.options.stabilize
         if bounds is not None:
             clipped = (e < bounds[0]) | (e > bounds[1])
             e = np.clip(e, *bounds)
@@ -68,7 +59,7 @@ class InversePropensityWeighting(Estimator):
             clipped = np.zeros_like(e, dtype=bool)
         w1, w0, d1, d0 = _weights(t, e, self.estimand)
         d1, d0 = np.where(clipped, 0.0, d1), np.where(clipped, 0.0, d0)
-        Z = model.design(data.W)
+        Z = model.design(data.covariates)
         n, k = Z.shape
         if stabilize:
             # psi_a = w_a (y - mu_a): each arm normalised by its own weight total
@@ -95,7 +86,7 @@ class InversePropensityWeighting(Estimator):
         contrast = np.zeros(k + 2)
         contrast[k], contrast[k + 1] = 1.0, -1.0
         ess = {arm: float(w.sum() ** 2 / (w**2).sum()) for arm, w in (("treated", w1), ("control", w0))}
-        return {"value": float(mu1 - mu0), "std_error": float(np.sqrt(contrast @ cov @ contrast)),
-                "method": "inverse-propensity weighting, " + ("stabilised (Hajek)" if stabilize else "Horvitz-Thompson"),
-                "details": {"clipped_units": int(clipped.sum()), "effective_sample_size": ess,
-                            "stabilized": stabilize, "max_weight": float(max(w1.max(), w0.max()))}}
+        return Fit(value=float(mu1 - mu0), std_error=float(np.sqrt(contrast @ cov @ contrast)),
+                method="inverse-propensity weighting, " + ("stabilised (Hajek)" if stabilize else "Horvitz-Thompson"),
+                details={"clipped_units": int(clipped.sum()), "effective_sample_size": ess,
+                            "stabilized": stabilize, "max_weight": float(max(w1.max(), w0.max()))})

@@ -18,7 +18,7 @@ import logging
 import numpy as np
 from scipy import stats
 
-from estimators.base import CausalData, Estimator, NotApplicable
+from estimators.base import CausalData, Estimator, Fit, NotApplicable
 from estimators.ols import ols_hc1
 from estimators.registry import register
 
@@ -35,7 +35,7 @@ def require_instruments(name: str, data: CausalData) -> np.ndarray:
     Z = data.Z[:, data.Z.std(axis=0) > 0]
     if Z.shape[1] == 0:
         raise NotApplicable(f"{name}: instrument(s) {data.z_names} are constant in the data")
-    exog = np.hstack([np.ones((data.n, 1)), data.W])
+    exog = np.hstack([np.ones((data.n, 1)), data.covariates])
     if np.linalg.matrix_rank(np.hstack([exog, Z])) <= np.linalg.matrix_rank(exog):
         raise NotApplicable(f"{name}: the instruments add no variation beyond the covariates")
     return Z
@@ -109,10 +109,10 @@ class TwoStageLeastSquares(Estimator):
     treatment_types = ("binary", "continuous")
     requires = ("instruments",)
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         Z = require_instruments(self.name, data)
         n = data.n
-        exog = np.hstack([np.ones((n, 1)), data.W])
+        exog = np.hstack([np.ones((n, 1)), data.covariates])
         D = np.hstack([exog, data.T[:, None]])
         instruments = np.hstack([exog, Z])
         fitted = instruments @ np.linalg.lstsq(instruments, D, rcond=None)[0]
@@ -121,14 +121,14 @@ class TwoStageLeastSquares(Estimator):
         bread = np.linalg.pinv(fitted.T @ fitted)
         meat = (fitted * (resid**2)[:, None]).T @ fitted
         cov = bread @ meat @ bread * (n / max(n - D.shape[1], 1))
-        stage = first_stage(data.T, Z, data.W)
+        stage = first_stage(data.T, Z, data.covariates)
         warning = weak_warning(self.name, stage["f_statistic"])
         details = {"first_stage": stage, "f_statistic": stage["f_statistic"], "f_kind": "HC1-robust Wald "
                    "(Kleibergen-Paap with one endogenous regressor)", "weak_instrument": warning is not None,
-                   "instruments": data.z_names, "controls": len(data.w_names)}
+                   "instruments": data.z_names, "controls": len(data.covariate_names)}
         if Z.shape[1] == 1:
-            details["anderson_rubin_95"] = anderson_rubin(data.Y, data.T, Z[:, 0], data.W)
+            details["anderson_rubin_95"] = anderson_rubin(data.Y, data.T, Z[:, 0], data.covariates)
         if warning:
             details["warning"] = warning
-        return {"value": float(beta[-1]), "std_error": float(np.sqrt(cov[-1, -1])), "details": details,
-                "estimand": iv_estimand(data, Z)}
+        return Fit(value=float(beta[-1]), std_error=float(np.sqrt(cov[-1, -1])), details=details,
+                estimand=iv_estimand(data, Z))

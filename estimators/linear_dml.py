@@ -7,20 +7,22 @@ single-threaded LightGBM settings covered 0.97 under nonlinear confounding
 (bench/results/estimator-validation-flexible-nuisances.md). The spec's `nuisance` picks them. The
 ATE interval comes from `ate_inference`, not from averaging per-unit `effect_interval`s, which is not
 an ATE interval; ATT/ATC and segment effects average the linear CATE over those rows (X held fixed).
-Options: cv (folds, default 5), outcome_model, propensity_model.
 """
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import math
 
 import numpy as np
+from pydantic import Field
 
-from estimators.base import CausalData, Estimator
+from estimators.base import CausalData, Estimator, Fit
+from estimators.options import NuisanceOptions, integer
 from estimators.econml_common import (estimand_rows, linear_importance, mean_inference, quiet,
                                       refuse_without_x_for_subgroups, split_xw)
-from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice, outcome_model, treatment_model
-from estimators.option_checks import check_int
+from estimators.nuisance import outcome_model, treatment_model
 from estimators.registry import register
 
 __all__ = ["LinearDML"]
@@ -33,22 +35,19 @@ class LinearDML(Estimator):
     summary = "EconML LinearDML, linear nuisances, 5-fold cross-fitting"
     treatment_types = ("binary", "continuous")
     gives_cate = True
-    options_doc = {"cv": "cross-fitting folds (default 5)", **NUISANCE_OPTIONS}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "cv", 2, 20)
-        check_nuisance(options)
+    class Options(NuisanceOptions):
+        cv: Annotated[int, integer(2, 20)] = Field(5, description="cross-fitting folds")
 
     def _econml_model(self, binary: bool):
         from econml.dml import LinearDML as EconLinearDML
 
-        outcome, propensity = nuisance_choice(self.options)
+        outcome, propensity = self.options.outcome_model, self.options.propensity_model
         return EconLinearDML(model_y=outcome_model(outcome, self.seed),
                              model_t=treatment_model(propensity, self.seed, binary),
-                             discrete_treatment=binary, cv=int(self.options.get("cv", 5)), random_state=self.seed)
+                             discrete_treatment=binary, cv=self.options.cv, random_state=self.seed)
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         binary = data.treatment_type == "binary"
         if binary:
             refuse_without_x_for_subgroups(data, self.estimand, self.name)
@@ -61,14 +60,20 @@ class LinearDML(Estimator):
         self.ate_se_ = se
         with quiet():
             cate = np.ravel(self.model_.effect(X)) if X is not None else np.full(data.n, value)
-        outcome, propensity = nuisance_choice(self.options)
+        outcome, propensity = self.options.outcome_model, self.options.propensity_model
         details = {"nuisance": {"outcome": outcome, "propensity": propensity}}
         if X is not None:
             details["cate_importance"] = linear_importance(self.model_, names)
         # the label names what actually ran, not the class's default summary
         method = (f"EconML {type(self).__name__}, {outcome}/{propensity} nuisances, "
-                  f"{int(self.options.get('cv', 5))}-fold cross-fitting")
-        return {"value": value, "std_error": se, "cate": cate, "details": details, "method": method}
+                  f"{self.options.cv}-fold cross-fitting")
+        return Fit(value=value, std_error=se, cate=cate, details=details, method=method)
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        with quiet():
+            if self.X_ is None:  # a constant effect
+                return np.full(len(X), float(np.ravel(self.model_.effect(None))[0]))
+            return np.ravel(self.model_.effect(X))
 
     def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
         if self.X_ is None:  # a constant effect: every segment carries the ATE and its error

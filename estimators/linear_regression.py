@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from estimators.base import CausalData, Estimator
+from estimators.base import CausalData, Estimator, Fit
 from estimators.ols import ols_hc1
 from estimators.registry import register
 
@@ -26,10 +26,10 @@ class LinearRegression(Estimator):
     treatment_types = ("binary", "continuous")
     gives_cate = True
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         centre = data.X.mean(axis=0)
         Xc = data.X - centre
-        D = np.hstack([np.ones((data.n, 1)), data.T[:, None], data.W, data.T[:, None] * Xc])
+        D = np.hstack([np.ones((data.n, 1)), data.T[:, None], data.covariates, data.T[:, None] * Xc])
         beta, cov = ols_hc1(D, data.Y)
         q = data.X.shape[1]
         interaction = slice(D.shape[1] - q, D.shape[1])
@@ -48,7 +48,13 @@ class LinearRegression(Estimator):
                 "kind": "linear CATE coefficients (effect change per unit of each modifier)",
                 "intercept": float(beta[1] - centre @ beta[interaction]),
                 "values": {n: float(c) for n, c in zip(data.x_names, beta[interaction])}}
-        return {"value": value, "std_error": se, "cate": cate, "details": details}
+        return Fit(value=value, std_error=se, cate=cate, details=details)
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        beta, _, _, centre, interaction = self.fitted_
+        if not centre.size:
+            return np.full(len(X), beta[1])
+        return beta[1] + (X - centre) @ beta[interaction]
 
     def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
         """The same contrast as the ATT, over a segment's rows: exact, with its HC1 error."""

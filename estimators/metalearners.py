@@ -11,14 +11,14 @@ standard error is then itself uncertain by about +-10% (1/sqrt(2B)). `bootstrap:
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
+from pydantic import Field
 
-from estimators.base import CausalData, Estimator
+from estimators.base import CausalData, Estimator, Fit
+from estimators.options import EstimatorOptions, OutcomeModel, integer, not_one
 from estimators.econml_common import estimand_rows, quiet
-from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice
-from estimators.option_checks import check_int
 
 __all__ = ["BootstrappedMetaLearner", "DEFAULT_BOOTSTRAP"]
 
@@ -26,38 +26,42 @@ DEFAULT_BOOTSTRAP = 50
 
 
 class BootstrappedMetaLearner(Estimator):
-    """Subclasses build the EconML learner in `_learner(outcome, propensity, seed)`."""
+    """Subclasses build the EconML learner in `_learner(seed)` from their options."""
 
     family = "meta-learner (EconML)"
     gives_cate = True
-    options_doc = {"bootstrap": f"bootstrap replications for the standard errors (default {DEFAULT_BOOTSTRAP}; "
-                                "0: no CI)",
-                   "outcome_model": NUISANCE_OPTIONS["outcome_model"]}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "bootstrap", 0, 10_000)
-        if options.get("bootstrap") == 1:
-            raise ValueError("`bootstrap` must be 0 (no CI) or at least 2; got 1")
-        check_nuisance(options)
+    class Options(EstimatorOptions):
+        bootstrap: Annotated[int, integer(0, 10_000), not_one()] = Field(
+            DEFAULT_BOOTSTRAP, description="bootstrap replications for the standard errors (0: no CI)")
+        outcome_model: OutcomeModel = "linear"
 
-    def _learner(self, outcome: str, propensity: str, seed: int) -> Any:
+    def _learner(self, seed: int) -> Any:
         raise NotImplementedError
 
     def _cate(self, y: np.ndarray, t: np.ndarray, X: np.ndarray, X_all: np.ndarray, seed: int) -> np.ndarray:
-        learner = self._learner(*nuisance_choice(self.options), seed)
+        learner = self._learner(seed)
         with quiet():
             learner.fit(y, t, X=X)
+            self.last_learner_ = learner
             return np.ravel(learner.effect(X_all))
 
-    def _fit(self, data: CausalData) -> dict:
-        X = data.W if data.W.shape[1] else np.zeros((data.n, 1))
+    def features(self, data: CausalData) -> np.ndarray:
+        return data.covariates if data.covariates.shape[1] else np.zeros((data.n, 1))
+
+    def effect(self, X: np.ndarray) -> np.ndarray:
+        with quiet():
+            return np.ravel(self.learner_.effect(X))
+
+    def _fit(self, data: CausalData) -> Fit:
+        X = self.features(data)
         t = data.T.astype(int)
         rows = estimand_rows(data, self.estimand)
         seeds = np.random.SeedSequence(self.seed).generate_state(2)
         cate = self._cate(data.Y, t, X, X, int(seeds[0]))
+        self.learner_ = self.last_learner_  # the point fit; the bootstrap refits below do not replace it
         value = float(cate[rows].mean())
-        replications = int(self.options.get("bootstrap", DEFAULT_BOOTSTRAP))
+        replications = self.options.bootstrap
         self.boot_ = None
         se = math.nan
         if replications:
@@ -68,11 +72,12 @@ class BootstrappedMetaLearner(Estimator):
                 boot[b] = self._cate(data.Y[draw], t[draw], X[draw], X, int(rng.integers(2**31 - 1)))
             self.boot_ = boot
             se = float(boot[:, rows].mean(axis=1, dtype=np.float64).std(ddof=1))
-        outcome, propensity = nuisance_choice(self.options)
-        return {"value": value, "std_error": se, "cate": cate,
-                "method": f"{self.summary}; bootstrap standard errors, B = {replications}",
-                "details": {"bootstrap": replications, "nuisance": {"outcome": outcome, "propensity": propensity},
-                            "features": list(data.w_names)}}
+        nuisance = {"outcome": self.options.outcome_model,
+                     "propensity": getattr(self.options, "propensity_model", None)}  # only the X-learner has one
+        return Fit(value=value, std_error=se, cate=cate,
+                method=f"{self.summary}; bootstrap standard errors, B = {replications}",
+                details={"bootstrap": replications, "nuisance": nuisance,
+                            "features": list(data.covariate_names)})
 
     def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
         value = float(cate[rows].mean())

@@ -15,17 +15,10 @@ import numpy as np
 
 from estimators.propensity import LogisticIRLS
 
-__all__ = ["OUTCOME_MODELS", "PROPENSITY_MODELS", "NUISANCE_OPTIONS", "outcome_model", "propensity_model",
-           "treatment_model", "nuisance_choice", "check_nuisance"]
+__all__ = ["OUTCOME_MODELS", "PROPENSITY_MODELS", "outcome_model", "propensity_model", "treatment_model"]
 
 OUTCOME_MODELS = ("linear", "lightgbm", "random_forest")
 PROPENSITY_MODELS = ("logistic", "lightgbm", "random_forest")
-# the option names under which an estimator receives the spec's nuisance choice
-NUISANCE_OPTIONS = {
-    "outcome_model": f"outcome regression: {' | '.join(OUTCOME_MODELS)} (default from spec 'nuisance.outcome')",
-    "propensity_model": f"propensity model: {' | '.join(PROPENSITY_MODELS)} (default from spec "
-                        "'nuisance.propensity')",
-}
 
 # Modest, fixed settings: enough trees to fit smooth confounding, few enough to stay near a
 # second per fit at 1e5 rows on one core; min leaf sizes keep the forests from interpolating.
@@ -75,17 +68,3 @@ def treatment_model(kind: str, seed: int, binary: bool) -> Any:
     if binary:
         return propensity_model(kind, seed)
     return outcome_model("linear" if kind == "logistic" else kind, seed)
-
-
-def nuisance_choice(options: dict[str, Any]) -> tuple[str, str]:
-    """The (outcome, propensity) kinds an estimator was given, with the fast defaults."""
-    return options.get("outcome_model", "linear"), options.get("propensity_model", "logistic")
-
-
-def check_nuisance(options: dict[str, Any]) -> None:
-    """ValueError for an unknown nuisance kind in estimator options."""
-    outcome, propensity = nuisance_choice(options)
-    if outcome not in OUTCOME_MODELS:
-        raise ValueError(f"`outcome_model` must be one of {', '.join(OUTCOME_MODELS)}; got {outcome!r}")
-    if propensity not in PROPENSITY_MODELS:
-        raise ValueError(f"`propensity_model` must be one of {', '.join(PROPENSITY_MODELS)}; got {propensity!r}")

@@ -9,15 +9,17 @@ sigma^2(x) estimated by matching each unit to its nearest same-arm neighbour on 
 treats the estimated propensity score as known: Abadie & Imbens (2016) show that correcting for the
 estimation makes the ATE variance smaller (so this one is conservative for the ATE) and can move the
 ATT variance either way. No bias correction (matching on a scalar score).
-Options: neighbours (M, default 1).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Annotated
 
-from estimators.base import CausalData, Estimator, NotApplicable
-from estimators.option_checks import check_int
+import numpy as np
+from pydantic import Field
+
+from estimators.base import CausalData, Estimator, Fit, NotApplicable
+from estimators.options import EstimatorOptions, integer
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
@@ -56,19 +58,17 @@ class PropensityMatching(Estimator):
     name = "ps_matching"
     family = "backdoor propensity"
     summary = "nearest-neighbour propensity matching with replacement, Abadie-Imbens errors"
-    options_doc = {"neighbours": "matches per unit, M (default 1)"}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "neighbours", 1, 100)
+    class Options(EstimatorOptions):
+        neighbours: Annotated[int, integer(1, 100)] = Field(1, description="matches per unit, M")
 
-    def _fit(self, data: CausalData) -> dict:
-        m = int(self.options.get("neighbours", 1))
+    def _fit(self, data: CausalData) -> Fit:
+        m = self.options.neighbours
         t, y = data.T, data.Y
         n1, n0 = int(t.sum()), int(t.size - t.sum())
         if min(n1, n0) < m + 1:
             raise NotApplicable(f"ps_matching needs more than {m} units in each arm; got {n1} treated, {n0} control")
-        e, _ = propensity_scores(data.W, t)
+        e, _ = propensity_scores(data.covariates, t)
         e = np.clip(e, 1e-12, 1 - 1e-12)
         score = np.log(e / (1 - e))
         got = match_arms(score, t, y, m)
@@ -87,6 +87,6 @@ class PropensityMatching(Estimator):
             # the ATT form (Abadie et al. 2004, Stata nnmatch); the ATC is the same with the arms swapped
             var = (np.sum((unit[focal] - value) ** 2)
                    + np.sum((k[other] * (k[other] - 1) / m**2) * sigma2[other])) / focal.sum() ** 2
-        return {"value": value, "std_error": float(np.sqrt(var)),
-                "details": {"neighbours": m, "matched_controls_used": int((k[t == 0] > 0).sum()),
-                            "max_times_a_unit_is_reused": int(k.max())}}
+        return Fit(value=value, std_error=float(np.sqrt(var)),
+                details={"neighbours": m, "matched_controls_used": int((k[t == 0] > 0).sum()),
+                            "max_times_a_unit_is_reused": int(k.max())})

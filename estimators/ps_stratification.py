@@ -4,15 +4,18 @@ Units are cut into strata at quantiles of the logistic propensity; inside each s
 the coefficient of T in an OLS of Y on T and the adjustment set, which removes the confounding
 left within strata (Imbens & Rubin 2015, ch. 17). Stratum effects are averaged with weights for the
 estimand (all units, treated, or controls); the variance sums the strata's HC1 variances.
-Options: num_strata (default 10), regression_adjust (default true).
 """
 
 from __future__ import annotations
 
-import numpy as np
+from typing import Annotated
 
-from estimators.base import CausalData, Estimator
+import numpy as np
+from pydantic import Field
+
+from estimators.base import CausalData, Estimator, Fit
 from estimators.ols import ols_hc1
+from estimators.options import EstimatorOptions, flag, integer
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
@@ -25,10 +28,15 @@ class PropensityStratification(Estimator):
     family = "backdoor propensity"
     summary = "propensity-score strata (quantiles) with OLS adjustment inside each stratum"
 
-    def _fit(self, data: CausalData) -> dict:
-        num_strata = int(self.options.get("num_strata", 10))
-        adjust = bool(self.options.get("regression_adjust", True))
-        e, _ = propensity_scores(data.W, data.T)
+    class Options(EstimatorOptions):
+        num_strata: Annotated[int, integer(1, 1000)] = Field(10, description="strata, at propensity quantiles")
+        regression_adjust: Annotated[bool, flag()] = Field(
+            True, description="OLS on the covariates inside each stratum (false: difference in means)")
+
+    def _fit(self, data: CausalData) -> Fit:
+        num_strata = self.options.num_strata
+        adjust = self.options.regression_adjust
+        e, _ = propensity_scores(data.covariates, data.T)
         edges = np.quantile(e, np.linspace(0, 1, num_strata + 1)[1:-1])
         stratum = np.searchsorted(edges, e, side="right")
         effects, variances, weights, skipped = [], [], [], 0
@@ -36,7 +44,7 @@ class PropensityStratification(Estimator):
             rows = stratum == s
             t, y = data.T[rows], data.Y[rows]
             n1, n0 = int(t.sum()), int(rows.sum() - t.sum())
-            covariates = data.W[rows] if adjust else np.empty((rows.sum(), 0))
+            covariates = data.covariates[rows] if adjust else np.empty((rows.sum(), 0))
             if min(n1, n0) < covariates.shape[1] + 2:
                 skipped += int(rows.sum())
                 continue
@@ -50,6 +58,6 @@ class PropensityStratification(Estimator):
         w = np.asarray(weights, dtype=float) / np.sum(weights)
         value = float(w @ np.asarray(effects))
         se = float(np.sqrt(w**2 @ np.asarray(variances)))
-        return {"value": value, "std_error": se, "n": data.n - skipped,
-                "details": {"strata": len(effects), "units_in_skipped_strata": skipped,
-                            "regression_adjust": adjust}}
+        return Fit(value=value, std_error=se, n=data.n - skipped,
+                details={"strata": len(effects), "units_in_skipped_strata": skipped,
+                            "regression_adjust": adjust})

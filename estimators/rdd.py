@@ -10,10 +10,11 @@ each side, estimated on that side's units only, where no jump is expected.
 A fuzzy design (take-up jumps at the cutoff but not from 0 to 1) must be declared with the option
 fuzzy: true; its estimate is the effect for compliers at the cutoff (the jump in Y over the jump
 in T), and the details hold the first-stage jump.
-Options: p (polynomial order, 1), kernel (triangular), bwselect (mserd), diagnostics (true), fuzzy (false).
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 import contextlib
 import io
@@ -21,9 +22,10 @@ import math
 import warnings
 
 import numpy as np
+from pydantic import Field
 
-from estimators.base import CausalData, Estimator, NotApplicable
-from estimators.option_checks import check_bool, check_choice, check_int
+from estimators.base import CausalData, Estimator, Fit, NotApplicable
+from estimators.options import EstimatorOptions, integer, flag, choice
 from estimators.registry import register
 
 __all__ = ["RegressionDiscontinuity", "rd_fit"]
@@ -71,20 +73,19 @@ class RegressionDiscontinuity(Estimator):
     summary = "sharp (or declared fuzzy) RD by rdrobust: MSE-optimal bandwidth, robust bias-corrected CI"
     estimands = ("late at cutoff", "ate")
     requires = ("running_variable", "cutoff")
-    options_doc = {"p": "local polynomial order (1)", "kernel": "triangular, epanechnikov or uniform",
-                   "bwselect": "rdrobust bandwidth rule (mserd)", "diagnostics": "density test and placebo cutoffs",
-                   "fuzzy": "treatment take-up jumps at the cutoff but not from 0 to 1 (false)"}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "p", 0, 4)
-        check_choice(options, "kernel", ("triangular", "epanechnikov", "uniform"))
-        check_choice(options, "bwselect", ("mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo",
-                                           "cersum", "cercomb1", "cercomb2"))
-        check_bool(options, "diagnostics")
-        check_bool(options, "fuzzy")
+    class Options(EstimatorOptions):
+        p: Annotated[int, integer(0, 4)] = Field(1, description="local polynomial order")
+        kernel: Annotated[str, choice("triangular", "epanechnikov", "uniform")] = Field(
+            "triangular", description="kernel of the local fit")
+        bwselect: Annotated[str, choice("mserd", "msetwo", "msesum", "msecomb1", "msecomb2", "cerrd", "certwo",
+                                        "cersum", "cercomb1", "cercomb2")] = Field(
+            "mserd", description="rdrobust bandwidth rule")
+        diagnostics: Annotated[bool, flag()] = Field(True, description="density test and placebo cutoffs")
+        fuzzy: Annotated[bool, flag()] = Field(
+            False, description="treatment take-up jumps at the cutoff but not from 0 to 1")
 
-    def _fit(self, data: CausalData) -> dict:
+    def _fit(self, data: CausalData) -> Fit:
         if data.R is None or data.cutoff is None:
             raise NotApplicable(f"{self.name} needs a running variable and a cutoff; declare 'running_variable' "
                                 "and 'cutoff' in the spec")
@@ -98,13 +99,13 @@ class RegressionDiscontinuity(Estimator):
         treated_above = data.T[above].mean() >= data.T[~above].mean()
         expected = above if treated_above else ~above
         wrong = int(np.sum(data.T != expected))
-        fuzzy = bool(self.options.get("fuzzy", False))
+        fuzzy = self.options.fuzzy
         if wrong and not fuzzy:
             raise NotApplicable(f"{self.name}: the treatment is not a sharp step at the cutoff {c:g} ({wrong} of "
                                 f"{data.n} units on the wrong side); for a fuzzy design set estimator_options: "
                                 "{rdd: {fuzzy: true}}")
-        options = {"p": int(self.options.get("p", 1)), "kernel": str(self.options.get("kernel", "triangular")),
-                   "bwselect": str(self.options.get("bwselect", "mserd"))}
+        options = {"p": self.options.p, "kernel": self.options.kernel,
+                   "bwselect": self.options.bwselect}
         fit, printed = rd_fit(y, r, c, **options, **({"fuzzy": data.T} if fuzzy else {}))
         # rdrobust measures right-minus-left; a fuzzy ratio already carries the first stage's sign
         sign = 1.0 if treated_above or fuzzy else -1.0
@@ -122,11 +123,11 @@ class RegressionDiscontinuity(Estimator):
             details["first_stage_p"] = float(fit.pv_T.iloc[2, 0])
         if printed:
             details["rdrobust_notes"] = printed
-        if self.options.get("diagnostics", True):
+        if self.options.diagnostics:
             details["density_test_p"], problem = _density_p(r, c)
             if problem:
                 details["density_test_error"] = problem
             details["placebo_cutoffs"] = [_placebo(y, r, c, side, options) for side in ("left", "right")]
-        return {"value": value, "std_error": float(fit.se.iloc[2, 0]), "ci_low": ci[0], "ci_high": ci[1],
-                "p_value": float(fit.pv.iloc[2, 0]), "details": details, "estimand": "late at cutoff",
-                "n": int(sum(fit.N_h))}
+        return Fit(value=value, std_error=float(fit.se.iloc[2, 0]), ci_low=ci[0], ci_high=ci[1],
+                p_value=float(fit.pv.iloc[2, 0]), details=details, estimand="late at cutoff",
+                n=int(sum(fit.N_h)))

@@ -1,10 +1,11 @@
-"""The one place estimators are registered. Adding one: a new module, plus its name in _MODULES."""
+"""The one place estimators are registered. Adding one: a new module, plus its name in _MODULES
+(CONTRIBUTING.md). Which estimators a run uses is decided by tasks/plan.py, not here."""
 
 from __future__ import annotations
 
 import importlib
 
-__all__ = ["register", "get", "available", "describe", "recommended", "recommend"]
+__all__ = ["register", "get", "available", "describe"]
 
 _MODULES = (
     "estimators.linear_regression",
@@ -23,7 +24,7 @@ _MODULES = (
     "estimators.dml_iv",
     "estimators.rdd",
     "estimators.frontdoor",
-    "estimators.stream_estimators",
+    "estimators.streaming.estimators",
 )
 _REGISTRY: dict[str, type] = {}
 
@@ -57,58 +58,6 @@ def describe() -> list[dict]:
     return [
         {"name": cls.name, "estimands": list(cls.estimands), "family": cls.family, "cate": cls.gives_cate,
          "streams": cls.streams, "treatment_types": list(cls.treatment_types), "requires": list(cls.requires),
-         "summary": cls.summary}
+         "summary": cls.summary, "options": cls.Options.describe()}
         for cls in _loaded().values()
     ]
-
-
-def recommended(treatment_type: str = "binary", *, instruments: bool = False, running_variable: bool = False,
-                backdoor: bool = True, estimand: str = "ate") -> list[str]:
-    """The default estimators for the design the declared roles imply (see `recommend`)."""
-    return recommend(treatment_type, instruments=instruments, running_variable=running_variable,
-                     backdoor=backdoor, estimand=estimand)["estimators"]
-
-
-def _backdoor_set(treatment_type: str, estimand: str) -> list[str]:
-    """Regression adjustment, propensity methods, a doubly robust estimator and DML; matching for the ATT/ATC,
-    where it is the classic choice (Dehejia & Wahba 1999). Only names that are registered."""
-    if treatment_type == "continuous":
-        return ["linear_regression", "linear_dml"]
-    wanted = ["linear_regression", "ps_stratification", "ipw", "aipw", "linear_dml"]
-    if estimand in ("att", "atc"):
-        wanted.insert(3, "ps_matching")
-    known = _loaded()
-    return [name for name in wanted if name in known]
-
-
-def recommend(treatment_type: str = "binary", *, instruments: bool = False, running_variable: bool = False,
-              backdoor: bool = True, estimand: str = "ate") -> dict:
-    """{'design', 'estimators', 'reason'}: the set whyflow runs when the spec names none.
-
-    A declared running variable and cutoff make it a regression discontinuity (the effect at the
-    cutoff is all the design identifies); declared instruments make it an IV design, with the
-    back-door estimators alongside only when the graph also gives a back-door set; otherwise back-door.
-    """
-    kind = f"{treatment_type} treatment"
-    if running_variable:
-        return {"design": "rdd", "estimators": ["rdd"],
-                "reason": f"running_variable and cutoff declared: sharp regression discontinuity ({kind}); "
-                          "the effect is identified at the cutoff only"}
-    if instruments:
-        names = ["iv_2sls", "dml_iv"]
-        reason = f"instruments declared: instrumental variables ({kind})"
-        if backdoor:
-            names += _backdoor_set(treatment_type, estimand)
-            reason += ("; the graph also identifies a back-door set, so back-door estimators run alongside "
-                       "for comparison (they assume no unobserved confounding)")
-        else:
-            reason += "; the graph identifies no back-door set, so no back-door estimator runs"
-        return {"design": "iv", "estimators": names, "reason": reason}
-    if not backdoor:
-        return {"design": "frontdoor", "estimators": ["frontdoor"],
-                "reason": "no back-door set and no instruments, but the graph licenses a front-door set"}
-    names = _backdoor_set(treatment_type, estimand)
-    reason = f"back-door adjustment ({kind}, {estimand.upper()})"
-    if treatment_type == "continuous":
-        reason += ": linear adjustment and DML give the marginal effect per unit; propensity methods need 0/1"
-    return {"design": "backdoor", "estimators": names, "reason": reason}

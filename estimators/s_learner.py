@@ -21,7 +21,7 @@ class SLearner(BootstrappedMetaLearner):
     name = "s_learner"
     summary = "EconML SLearner, one outcome model with T as a feature"
 
-    def _learner(self, outcome: str, propensity: str, seed: int):
+    def _learner(self, seed: int):
         from econml.metalearners import SLearner as EconSLearner
 
-        return EconSLearner(overall_model=outcome_model(outcome, seed))
+        return EconSLearner(overall_model=outcome_model(self.options.outcome_model, seed))

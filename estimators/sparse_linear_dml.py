@@ -8,9 +8,13 @@ EconML's cross-validated choice), outcome_model, propensity_model.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+from pydantic import Field
+
 from estimators.linear_dml import LinearDML
-from estimators.nuisance import NUISANCE_OPTIONS, check_nuisance, nuisance_choice, outcome_model, treatment_model
-from estimators.option_checks import check_int
+from estimators.nuisance import outcome_model, treatment_model
+from estimators.options import auto_or_positive
 from estimators.registry import register
 
 __all__ = ["SparseLinearDML"]
@@ -20,23 +24,16 @@ __all__ = ["SparseLinearDML"]
 class SparseLinearDML(LinearDML):
     name = "sparse_linear_dml"
     summary = "EconML SparseLinearDML (debiased-lasso CATE), linear nuisances, 5-fold cross-fitting"
-    options_doc = {"cv": "cross-fitting folds (default 5)",
-                   "alpha": "lasso penalty of the final stage: 'auto' (cross-validated, default) or a number > 0",
-                   **NUISANCE_OPTIONS}
 
-    @classmethod
-    def _check_option_values(cls, options: dict) -> None:
-        check_int(options, "cv", 2, 20)
-        check_nuisance(options)
-        alpha = options.get("alpha", "auto")
-        if alpha != "auto" and not (isinstance(alpha, (int, float)) and not isinstance(alpha, bool) and alpha > 0):
-            raise ValueError(f"`alpha` must be 'auto' or a number > 0; got {alpha!r}")
+    class Options(LinearDML.Options):
+        alpha: Annotated[str | float, auto_or_positive()] = Field(
+            "auto", description="lasso penalty of the final stage: 'auto' (cross-validated) or a number > 0")
 
     def _econml_model(self, binary: bool):
         from econml.dml import SparseLinearDML as EconSparseLinearDML
 
-        outcome, propensity = nuisance_choice(self.options)
+        outcome, propensity = self.options.outcome_model, self.options.propensity_model
         return EconSparseLinearDML(model_y=outcome_model(outcome, self.seed),
                                    model_t=treatment_model(propensity, self.seed, binary),
-                                   discrete_treatment=binary, cv=int(self.options.get("cv", 5)),
-                                   alpha=self.options.get("alpha", "auto"), random_state=self.seed)
+                                   discrete_treatment=binary, cv=self.options.cv,
+                                   alpha=self.options.alpha, random_state=self.seed)

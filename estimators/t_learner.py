@@ -18,7 +18,7 @@ class TLearner(BootstrappedMetaLearner):
     name = "t_learner"
     summary = "EconML TLearner, one outcome model per arm"
 
-    def _learner(self, outcome: str, propensity: str, seed: int):
+    def _learner(self, seed: int):
         from econml.metalearners import TLearner as EconTLearner
 
-        return EconTLearner(models=outcome_model(outcome, seed))
+        return EconTLearner(models=outcome_model(self.options.outcome_model, seed))

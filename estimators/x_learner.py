@@ -7,7 +7,8 @@ Suited to unbalanced arms (few treated). Bootstrap standard errors (estimators/m
 from __future__ import annotations
 
 from estimators.metalearners import BootstrappedMetaLearner
-from estimators.nuisance import NUISANCE_OPTIONS, outcome_model, propensity_model
+from estimators.nuisance import outcome_model, propensity_model
+from estimators.options import PropensityModel
 from estimators.registry import register
 
 __all__ = ["XLearner"]
@@ -17,10 +18,12 @@ __all__ = ["XLearner"]
 class XLearner(BootstrappedMetaLearner):
     name = "x_learner"
     summary = "EconML XLearner, per-arm outcome and CATE models blended by the propensity"
-    options_doc = {**BootstrappedMetaLearner.options_doc, "propensity_model": NUISANCE_OPTIONS["propensity_model"]}
 
-    def _learner(self, outcome: str, propensity: str, seed: int):
+    class Options(BootstrappedMetaLearner.Options):
+        propensity_model: PropensityModel = "logistic"
+
+    def _learner(self, seed: int):
         from econml.metalearners import XLearner as EconXLearner
 
-        return EconXLearner(models=outcome_model(outcome, seed), cate_models=outcome_model(outcome, seed + 1),
-                            propensity_model=propensity_model(propensity, seed + 2))
+        return EconXLearner(models=outcome_model(self.options.outcome_model, seed), cate_models=outcome_model(self.options.outcome_model, seed + 1),
+                            propensity_model=propensity_model(self.options.propensity_model, seed + 2))

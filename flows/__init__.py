@@ -14,7 +14,11 @@ for _name, _value in {
 }.items():
     os.environ.setdefault(_name, _value)
 
-import logging as _logging
+from whyflow.threads import pin_threads as _pin_threads
+
+_pin_threads()  # before numpy loads anywhere in a flow or CLI process (whyflow/threads.py says why)
+
+import logging as _logging  # noqa: E402
 
 for _logger in ("tasks", "estimators", "whyflow"):
     _logging.getLogger(_logger).setLevel(_logging.INFO)

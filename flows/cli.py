@@ -101,15 +101,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return run_many(args, _print_summary, _quiet_expected_errors)
     args.analysis = args.analysis[0]
     spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
-    from tasks.estimate.effects import resolve_estimators
-    from tasks.evidence.refute import check_refuters
+    from tasks.plan import preflight
 
-    resolve_estimators(spec)
-    check_refuters(spec)
-    from tasks.scale.source import choose_engine
-
-    if not args.snapshot:
-        choose_engine(spec)  # data beyond memory_budget_gb with a non-streaming estimator: exit 2 now
+    preflight(spec, snapshot=bool(args.snapshot))  # names, options, engine: exit 2 before Prefect starts
     from flows.analysis import analysis
     from whyflow.errors import GateFailed
 

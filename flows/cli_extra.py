@@ -20,13 +20,10 @@ def run_many(args: argparse.Namespace, print_summary: Callable, quiet_errors: Ca
         raise SpecError("`whyflow run` needs an analysis name, several names, or --all; got none")
     if args.snapshot:
         raise SpecError(f"--snapshot must go with exactly one analysis; got {len(names)}: {names}")
-    from tasks.estimate.effects import resolve_estimators
-    from tasks.evidence.refute import check_refuters
+    from tasks.plan import preflight
 
     for name in names:  # every bad spec: exit 2 before any cluster starts
-        spec = load_spec(args.params, name, args.set)
-        resolve_estimators(spec)
-        check_refuters(spec)
+        preflight(load_spec(args.params, name, args.set))
     from flows.fanout import run_many as fan_out
 
     if not args.debug:

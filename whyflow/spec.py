@@ -150,7 +150,7 @@ class AnalysisSpec(_Frozen):
     treatment_type: Literal["binary", "continuous"] = "binary"
     estimators: list[str] | None = None
     nuisance: NuisanceModels = Field(default_factory=NuisanceModels)
-    # per estimator, its options (checked against what it accepts in tasks/estimate.resolve_estimators)
+    # per estimator, its options (checked against its Options by tasks/plan.preflight)
     estimator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     refuters: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUTERS))
     refute_simulations: int = Field(10, ge=2, le=1000)

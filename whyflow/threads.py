@@ -25,10 +25,11 @@ def thread_count() -> int:
 
 
 def pin_threads() -> None:
-    """Set the thread variables before numpy/scipy load; later loads inherit them."""
+    """Set the thread variables before numpy/scipy load; later loads and worker processes inherit
+    them. WHYFLOW_THREADS is the one knob: a stray OMP_NUM_THREADS in the user's shell does not win."""
     count = str(thread_count())
     for name in _ENV_VARS:
-        os.environ.setdefault(name, count)
+        os.environ[name] = count
 
 
 def single_threaded():

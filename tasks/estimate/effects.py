@@ -1,4 +1,4 @@
-"""Estimate: run the chosen estimators on the same data; one failure never stops the others."""
+"""Estimate: run the plan's estimators on the same data; one failure never stops the others."""
 
 from __future__ import annotations
 
@@ -10,80 +10,23 @@ import numpy as np
 
 from estimators import registry
 from estimators.base import CausalData, Estimate, normal_inference
+from estimators.streaming.blocks import Engine
+from estimators.streaming.estimators import fit_together
 from tasks.identify.effect import Identification
-from whyflow.errors import SpecError
+from tasks.plan import AnalysisPlan, estimator_options
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["resolve_estimators", "select_estimators", "causal_data", "estimate_effects", "naive_difference",
-           "cate_by_segment", "check_estimator_options", "estimator_options"]
+__all__ = ["causal_data", "estimate_effects", "estimate_streamed", "naive_difference", "cate_by_segment"]
 
 log = logging.getLogger(__name__)
 
 
-def resolve_estimators(spec: AnalysisSpec, identification: Identification | None = None) -> list[str]:
-    """The spec's estimators, or the recommended set; an unknown name is a SpecError."""
-    known = registry.available()
-    names = spec.estimators or _recommend(spec, identification)["estimators"]
-    for name in names:
-        if name not in known:
-            raise SpecError(f"analysis '{spec.name}': unknown estimator {name!r} in 'estimators'; "
-                            f"expected one of {sorted(known)}")
-    check_estimator_options(spec)
-    return list(names)
-
-
-def check_estimator_options(spec: AnalysisSpec) -> None:
-    """Every `estimator_options` entry names a known estimator and options it accepts, with good values."""
-    known = registry.available()
-    for name, options in spec.estimator_options.items():
-        if name not in known:
-            raise SpecError(f"analysis '{spec.name}': unknown estimator {name!r} in 'estimator_options'; "
-                            f"expected one of {sorted(known)}")
-        try:
-            registry.get(name).check_options(options)
-        except ValueError as exc:
-            raise SpecError(f"analysis '{spec.name}': estimator_options.{name}: {exc}") from None
-
-
-def estimator_options(spec: AnalysisSpec, name: str) -> dict:
-    """The options one estimator is built with: the spec's nuisance choice where the estimator takes
-    one, overridden by its own `estimator_options` entry."""
-    accepted = registry.get(name).options_doc
-    nuisance = {"outcome_model": spec.nuisance.outcome, "propensity_model": spec.nuisance.propensity}
-    return {k: v for k, v in nuisance.items() if k in accepted} | dict(spec.estimator_options.get(name, {}))
-
-
-def _recommend(spec: AnalysisSpec, identification: Identification | None) -> dict:
-    """The registry's set for the declared design (before identification: assuming a back-door set)."""
-    if identification is not None and identification.strategy == "frontdoor" and not spec.instruments:
-        return registry.recommend(spec.treatment_type, backdoor=False, estimand=spec.estimand)
-    return registry.recommend(spec.treatment_type, instruments=bool(spec.instruments),
-                              running_variable=spec.running_variable is not None,
-                              backdoor=identification is None or identification.backdoor is not None,
-                              estimand=spec.estimand)
-
-
-def select_estimators(spec: AnalysisSpec, identification: Identification | None = None) -> dict:
-    """{'design', 'estimators', 'reason', 'source'}: the spec's list, or the set recommended for the
-    design its roles declare; logged, and written to estimates.json as "selection"."""
-    chosen = _recommend(spec, identification)
-    if spec.estimators:
-        chosen = {"design": chosen["design"], "estimators": list(spec.estimators),
-                  "reason": "named in the spec's 'estimators'", "source": "spec"}
-    else:
-        chosen = chosen | {"source": "recommended"}
-    log.info("estimators (%s, %s design): %s; %s", chosen["source"], chosen["design"],
-             ", ".join(chosen["estimators"]), chosen["reason"])
-    return chosen
-
-
-def causal_data(frame, spec: AnalysisSpec, identification: Identification) -> CausalData:
-    """The design matrices for every estimator. Without a back-door set, W holds the covariates the
+def causal_data(frame, spec: AnalysisSpec, identification: Identification, plan: AnalysisPlan) -> CausalData:
+    """The design matrices for every estimator. Without a back-door set, the covariates are those the
     instruments need (identification.iv_controls) and the back-door estimators refuse by name."""
     backdoor = identification.backdoor
-    adjustment = backdoor if backdoor is not None else (identification.iv_controls or [])
     return CausalData.from_frame(
-        frame, treatment=spec.treatment, outcome=spec.outcome, adjustment=adjustment,
+        frame, treatment=spec.treatment, outcome=spec.outcome, adjustment=list(plan.adjustment),
         modifiers=spec.effect_modifiers, segments=spec.segments, categorical=spec.categorical,
         treatment_type=spec.treatment_type, instruments=spec.instruments,  # declared only: no surprise row drops
         running_variable=spec.running_variable, cutoff=spec.cutoff, mediators=identification.frontdoor or [],
@@ -91,25 +34,44 @@ def causal_data(frame, spec: AnalysisSpec, identification: Identification) -> Ca
     )
 
 
-def estimate_effects(data: CausalData, spec: AnalysisSpec, names: list[str]) -> list[Estimate]:
+def _log(estimate: Estimate) -> None:
+    if not estimate.ok:
+        log.info("%s: %s (%s)", estimate.estimator, estimate.status, estimate.error)
+    else:
+        log.info("%s: %s = %.4g [%.4g, %.4g] in %.2f s", estimate.estimator, estimate.estimand.upper(), estimate.value,
+                 estimate.ci_low, estimate.ci_high, estimate.seconds)
+
+
+def estimate_effects(data: CausalData, spec: AnalysisSpec, names: list[str] | tuple[str, ...],
+                     options: dict[str, dict] | None = None) -> list[Estimate]:
+    """Each named estimator on the same data, built with `options` (default: the plan's rule,
+    tasks.plan.estimator_options); one failure never stops the others."""
     results = []
     for name in names:
         started = time.perf_counter()
         try:
-            options = estimator_options(spec, name)
-            estimate = registry.get(name)(estimand=spec.estimand, seed=spec.seed, **options).fit(data).estimate_
+            chosen = options[name] if options is not None else estimator_options(spec, name)
+            estimate = registry.get(name)(estimand=spec.estimand, seed=spec.seed, **chosen).fit(data).estimate_
         except Exception as exc:  # recorded as failed with its reason; the other estimators still run
             log.warning("estimator %s failed: %s", name, exc)
             estimate = Estimate(name, spec.estimand, status="failed", error=f"{type(exc).__name__}: {exc}",
                                 seconds=time.perf_counter() - started)
         else:
-            if not estimate.ok:
-                log.info("%s: %s (%s)", name, estimate.status, estimate.error)
-            else:
-                log.info("%s: %s = %.4g [%.4g, %.4g] in %.2f s", name, estimate.estimand.upper(), estimate.value,
-                         estimate.ci_low, estimate.ci_high, estimate.seconds)
+            _log(estimate)
         results.append(estimate)
     return results
+
+
+def estimate_streamed(engine: Engine, spec: AnalysisSpec, names: list[str] | tuple[str, ...],
+                      options: dict[str, dict], *, overlap: bool) -> tuple[list[Estimate], dict]:
+    """The streaming estimators on a large source, in one shared schedule of passes; with the raw
+    pass result (naive difference, overlap statistics, passes)."""
+    built = [registry.get(name)(estimand=spec.estimand, seed=spec.seed, **options[name]) for name in names]
+    result = fit_together(built, engine, overlap=overlap)
+    estimates = [e.estimate_ for e in built]
+    for estimate in estimates:
+        _log(estimate)
+    return estimates, result
 
 
 def naive_difference(data: CausalData) -> Estimate:

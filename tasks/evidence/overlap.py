@@ -168,34 +168,34 @@ def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptio
     """Propensity, calibration, common support, trimming, ESS, SMD and variance ratios before/after weighting."""
     options = options or OverlapOptions()
     t = data.T
-    e = fit_propensity(data.W, t, options.propensity_model, seed)
+    e = fit_propensity(data.covariates, t, options.propensity_model, seed)
     e1, e0 = e[t == 1], e[t == 0]
     low, high = max(e1.min(), e0.min()), min(e1.max(), e0.max())
     support = _support_share(e, t, estimand)
     keep, bounds = trim_mask(e, options.trim)
-    tk, ek, Wk = t[keep], e[keep], data.W[keep]
+    tk, ek, Wk = t[keep], e[keep], data.covariates[keep]
     if min(tk.sum(), (1 - tk).sum()) == 0:
         from whyflow.errors import GateFailed
 
         raise GateFailed(f"overlap gate failed: trimming {options.trim!r} leaves no treated or no control units")
     weights = _estimand_weights(tk, ek, estimand)
-    before, after = standardized_differences(data.W, t), standardized_differences(Wk, tk, weights)
+    before, after = standardized_differences(data.covariates, t), standardized_differences(Wk, tk, weights)
     edges = np.linspace(0.0, 1.0, bins + 1)
     report = OverlapReport(
         common_support=support,
         support=(float(low), float(high)),
         propensity_treated=(float(e1.min()), float(e1.max())),
         propensity_control=(float(e0.min()), float(e0.max())),
-        smd_before=_named(data.w_names, before),
-        smd_after=_named(data.w_names, after),
+        smd_before=_named(data.covariate_names, before),
+        smd_after=_named(data.covariate_names, after),
         max_smd_before=float(np.max(np.abs(before))) if before.size else 0.0,
         max_smd_after=float(np.max(np.abs(after))) if after.size else 0.0,
         effective_sample_size={"treated": effective_sample_size(weights[tk == 1]),
                                "control": effective_sample_size(weights[tk == 0])},
         histogram={"edges": edges.tolist(), "treated": np.histogram(e1, edges)[0].tolist(),
                    "control": np.histogram(e0, edges)[0].tolist()},
-        variance_ratio_before=_named(data.w_names, variance_ratios(data.W, t)),
-        variance_ratio_after=_named(data.w_names, variance_ratios(Wk, tk, weights)),
+        variance_ratio_before=_named(data.covariate_names, variance_ratios(data.covariates, t)),
+        variance_ratio_after=_named(data.covariate_names, variance_ratios(Wk, tk, weights)),
         propensity_model=options.propensity_model,
         calibration=calibration_table(e, t),
         trim="fixed" if isinstance(options.trim, tuple) else options.trim,

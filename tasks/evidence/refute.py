@@ -74,7 +74,7 @@ def _placebo(data: CausalData, rng: np.random.Generator, index: int, direction: 
 
 def _random_common_cause(data: CausalData, rng: np.random.Generator, index: int, direction: float) -> CausalData:
     noise = rng.standard_normal((data.n, 1))
-    return data.replace(W=np.hstack([data.W, noise]), w_names=[*data.w_names, "_random_common_cause"])
+    return data.replace(covariates=np.hstack([data.covariates, noise]), covariate_names=[*data.covariate_names, "_random_common_cause"])
 
 
 def _data_subset(data: CausalData, rng: np.random.Generator, index: int, direction: float) -> CausalData:

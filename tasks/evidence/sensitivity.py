@@ -182,12 +182,12 @@ def ols_sensitivity(Y: np.ndarray, D: np.ndarray, W: np.ndarray, w_names: list[s
 
 def _strongest_covariate(data: CausalData) -> str | None:
     """The observed covariate (one-hot groups joined) most associated with the treatment."""
-    if not data.w_names:
+    if not data.covariate_names:
         return None
-    roots = list(dict.fromkeys(n.split("=", 1)[0] for n in data.w_names))
-    design = np.hstack([np.ones((data.n, 1)), data.W])
+    roots = list(dict.fromkeys(n.split("=", 1)[0] for n in data.covariate_names))
+    design = np.hstack([np.ones((data.n, 1)), data.covariates])
     beta, cov, dof = _ols(design, data.T)
-    strength = {r: _group_r2(beta, cov, [c + 1 for c in _benchmark_columns(data.w_names, r)], dof) for r in roots}
+    strength = {r: _group_r2(beta, cov, [c + 1 for c in _benchmark_columns(data.covariate_names, r)], dof) for r in roots}
     return max(strength, key=strength.get)
 
 
@@ -199,7 +199,7 @@ def analyse_sensitivity(data: CausalData, estimates: list[Estimate], benchmark: 
     ols = None
     try:
         chosen = benchmark or _strongest_covariate(data)
-        ols = ols_sensitivity(data.Y, data.T, data.W, data.w_names, chosen, multiples)
+        ols = ols_sensitivity(data.Y, data.T, data.covariates, data.covariate_names, chosen, multiples)
         if benchmark is None and chosen:
             notes.append(f"benchmark covariate: {chosen} (most associated with the treatment; set "
                          f"sensitivity.benchmark to choose)")
@@ -213,7 +213,7 @@ def analyse_sensitivity(data: CausalData, estimates: list[Estimate], benchmark: 
         scale = math.sqrt(sum(a.var(ddof=1) * (a.size - 1) for a in arms) / sum(a.size - 1 for a in arms))
     if data.treatment_type != "binary":
         notes.append("continuous treatment: E-values are per unit of the treatment")
-    dof = ols.dof if ols else data.n - data.W.shape[1] - 2
+    dof = ols.dof if ols else data.n - data.covariates.shape[1] - 2
     per: dict[str, dict] = {}
     for e in estimates:
         if not e.ok or not math.isfinite(e.value):

@@ -26,7 +26,7 @@ from tasks.graph.model import CausalGraph, check_columns
 from whyflow.spec import AnalysisSpec, Gates
 
 __all__ = ["ImpliedIndependence", "GraphTestReport", "implied_independences", "random_dag_like", "run_graph_tests",
-           "test_graph_implications", "graph_gate_failure", "DEFAULT_RANDOM_GRAPHS", "LINEAR_ROWS", "KCI_ROWS"]
+           "check_implications", "graph_gate_failure", "DEFAULT_RANDOM_GRAPHS", "LINEAR_ROWS", "KCI_ROWS"]
 
 log = logging.getLogger(__name__)
 DEFAULT_RANDOM_GRAPHS = {"linear": 100, "kci": 20}
@@ -159,7 +159,7 @@ def run_graph_tests(graph: CausalGraph, frame: pd.DataFrame, *, seed: int, metho
                            p_value=p_value, implications=results, seconds=seconds)
 
 
-def test_graph_implications(graph: CausalGraph, frame: pd.DataFrame, spec: AnalysisSpec, *, method: str = "linear",
+def check_implications(graph: CausalGraph, frame: pd.DataFrame, spec: AnalysisSpec, *, method: str = "linear",
                             alpha: float = 0.05, random_graphs: int | None = None,
                             rows: int | None = None) -> GraphTestReport:
     """The analysis step: run_graph_tests with the spec's seed and categorical columns."""
@@ -167,7 +167,7 @@ def test_graph_implications(graph: CausalGraph, frame: pd.DataFrame, spec: Analy
                            rows=rows, categorical=tuple(spec.categorical))
 
 
-test_graph_implications.__test__ = False  # a pipeline step, not a pytest test
+check_implications.__test__ = False  # a pipeline step, not a pytest test
 
 
 def graph_gate_failure(report: GraphTestReport, gates: Gates) -> str | None:

@@ -9,7 +9,10 @@ density ratio of M rewritten by Bayes' rule so that M may be a vector of any typ
     psi_10 = D (1 - p(M,X)) / (p(M,X) (1 - p(X))) (Y - mu(1,M,X)) + (1-D)/(1-p(X)) (mu(1,M,X) - w(X)) + w(X)
 NDE = E[psi_10 - psi_00], NIE = E[psi_11 - psi_10]. The nested w(X) is fitted as the paper does: in
 each training fold mu(1,M,X) is fitted on one half and its predictions, on the other half's
-controls, are regressed on X. Propensities are clipped to [trim, 1 - trim].
+controls, are regressed on X; we also swap the halves and average, and fit the mu(1,M,X) that
+enters the score on the whole training fold (with LightGBM the half-sample fit biased NDE and NIE by
+about 0.07 in opposite directions on the linear design at 2,000 rows). Propensities are clipped to
+[trim, 1 - trim].
 """
 
 from __future__ import annotations
@@ -52,16 +55,17 @@ def _fold_scores(data: MediationData, train: np.ndarray, test: np.ndarray, kinds
     treated, control = train[t[train] == 1], train[t[train] == 0]
     mu1_x = _fit_predict(outcome_kind, seeds[2], x[treated], y[treated], x[test])
     mu0_x = _fit_predict(outcome_kind, seeds[3], x[control], y[control], x[test])
-    # nested regression: mu(1,M,X) on one half of the training rows, w(X) on the other half's controls
-    half = np.random.default_rng(seeds[4]).permutation(len(train)) % 2 == 0
-    first, second = train[half], train[~half]
-    first_treated = first[t[first] == 1]
-    second_control = second[t[second] == 0]
-    mu1_mx_model = outcome_model(outcome_kind, int(seeds[5].generate_state(1)[0])).fit(mx[first_treated],
-                                                                                        y[first_treated])
-    mu1_mx = np.asarray(mu1_mx_model.predict(mx[test]), dtype=float)
-    nested_target = np.asarray(mu1_mx_model.predict(mx[second_control]), dtype=float)
-    w = _fit_predict(outcome_kind, seeds[6], x[second_control], nested_target, x[test])
+    # mu(1,M,X) for the score from all treated training rows; the nested w(X) needs predictions of
+    # mu(1,M,X) on rows it was not fitted on: fit on one half, regress on the other half's controls,
+    # and swap the halves (the average of both w fits uses every training row)
+    mu1_mx = _fit_predict(outcome_kind, seeds[4], mx[treated], y[treated], mx[test])
+    half = np.random.default_rng(seeds[5]).permutation(len(train)) % 2 == 0
+    w = np.zeros(len(test))
+    for k, (fit_rows, regress_rows) in enumerate(((train[half], train[~half]), (train[~half], train[half]))):
+        fit_treated = fit_rows[t[fit_rows] == 1]
+        regress_control = regress_rows[t[regress_rows] == 0]
+        nested = _fit_predict(outcome_kind, seeds[6 + k], mx[fit_treated], y[fit_treated], mx[regress_control])
+        w += 0.5 * _fit_predict(outcome_kind, seeds[8 + k], x[regress_control], nested, x[test])
     return dr_scores(t[test], y[test], p_x, p_mx, mu1_x, mu0_x, mu1_mx, w)
 
 
@@ -89,7 +93,7 @@ def dml_mediation(data: MediationData, *, seed: int | np.random.SeedSequence = 0
     psi = np.zeros((3, data.n))
     for k in range(folds):
         test, train = np.flatnonzero(assignment == k), np.flatnonzero(assignment != k)
-        scores = _fold_scores(data, train, test, NUISANCES[nuisance], fold_seeds[k].spawn(7), trim)
+        scores = _fold_scores(data, train, test, NUISANCES[nuisance], fold_seeds[k].spawn(10), trim)
         psi[:, test] = np.vstack(scores)
     psi_11, psi_00, psi_10 = psi
     pieces = {"nde": psi_10 - psi_00, "nie": psi_11 - psi_10, "total": psi_11 - psi_00}

@@ -17,9 +17,9 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from estimators.streaming import FrameDesign, reduce_stats
+from estimators.streaming.blocks import FrameDesign, reduce_stats
 from tasks.data.quality import QualityReport, check_quality
-from tasks.scale.source import StreamSource, iter_frames
+from estimators.streaming.engines import ParquetDataset, iter_frames
 from whyflow.spec import AnalysisSpec
 
 __all__ = ["Scan", "scan_source", "check_stream_quality", "frame_design", "SAMPLE_ROWS"]
@@ -50,7 +50,7 @@ def _is_categorical(series: pd.Series, column: str, declared: set[str]) -> bool:
 def _bucket(keys: np.ndarray, seed: int) -> np.ndarray:
     """A uniform draw in [0, 1) per key from the folds' seeded 64-bit mix: a sample that does not
     depend on the chunking."""
-    import estimators.streaming as st
+    import estimators.streaming.blocks as st
 
     z = np.asarray(keys).astype(np.int64).view(np.uint64)
     salt = np.random.SeedSequence([seed, 1]).generate_state(1, np.uint64)[0]
@@ -83,7 +83,7 @@ def _scan_chunk(frame: pd.DataFrame, spec: AnalysisSpec, categorical: set[str], 
     return out
 
 
-def scan_source(source: StreamSource, spec: AnalysisSpec, columns: list[str], sample_rows: int = SAMPLE_ROWS) -> Scan:
+def scan_source(source: ParquetDataset, spec: AnalysisSpec, columns: list[str], sample_rows: int = SAMPLE_ROWS) -> Scan:
     """One pass over all rows of the needed columns (levels, counts, ranges, seeded sample)."""
     columns = list(dict.fromkeys(columns))
     first = next(iter_frames(source, columns, 1000))

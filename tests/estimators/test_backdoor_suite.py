@@ -18,7 +18,7 @@ def heterogeneous_data(n=3000, seed=0):
     t = rng.binomial(1, 1 / (1 + np.exp(-(0.8 * w[:, 0] - 0.5 * w[:, 1] + 0.6 * x)))).astype(float)
     tau = 2.0 + 1.5 * x
     y = 1 + w @ [1.0, -2.0] + 0.5 * x + tau * t + rng.normal(size=n)
-    data = CausalData(Y=y, T=t, W=np.column_stack([w, x]), X=x[:, None], w_names=["w0", "w1", "x"], x_names=["x"],
+    data = CausalData(Y=y, T=t, covariates=np.column_stack([w, x]), X=x[:, None], covariate_names=["w0", "w1", "x"], x_names=["x"],
                       segments={"x": np.where(x == 1, "high", "low")})
     truth = {"ate": tau.mean(), "att": tau[t == 1].mean(), "atc": tau[t == 0].mean()}
     return data, truth
@@ -27,7 +27,7 @@ def heterogeneous_data(n=3000, seed=0):
 def manual_matching(data, m=1):
     """Brute-force nearest-neighbour matching on the logit propensity and Abadie-Imbens (2006) errors,
     written from the paper's formulas with explicit loops."""
-    e, _ = propensity_scores(data.W, data.T)
+    e, _ = propensity_scores(data.covariates, data.T)
     s = np.log(e / (1 - e))
     t, y, n = data.T, data.Y, data.n
     k = np.zeros(n)
@@ -106,7 +106,7 @@ def test_aipw_equals_its_manual_cross_fit_and_is_near_econml_drlearner():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         reference = DRLearner(model_propensity=LogisticIRLS(), model_regression=LinearRegression(),
-                              cv=5, random_state=0).fit(data.Y, data.T.astype(int), X=None, W=data.W)
+                              cv=5, random_state=0).fit(data.Y, data.T.astype(int), X=None, W=data.covariates)
         econml_ate = float(np.ravel(reference.ate_inference().mean_point)[0])
     # different folds and EconML's outcome model without T interactions: agreement within half an SE
     assert abs(est.value - econml_ate) < 0.5 * est.std_error, (est.value, econml_ate)
@@ -122,7 +122,7 @@ def test_aipw_with_lightgbm_nuisances_uses_them_and_stays_near_truth():
 
 def test_ipw_horvitz_thompson_and_clipping_equal_manual_formulas():
     data, _ = heterogeneous_data(n=2000, seed=8)
-    e, _ = propensity_scores(data.W, data.T)
+    e, _ = propensity_scores(data.covariates, data.T)
     t, y = data.T, data.Y
     ht = get("ipw")(stabilize=False).fit(data).estimate_
     assert np.isclose(ht.value, np.mean(t * y / e) - np.mean((1 - t) * y / (1 - e)), rtol=1e-10)

@@ -16,7 +16,7 @@ def segmented_data(n=4000, seed=0, effects=(1.0, 4.0)):
     t = rng.binomial(1, 1 / (1 + np.exp(-(0.7 * w[:, 0] + 0.5 * s - 0.25)))).astype(float)
     tau = np.where(s == 1, effects[1], effects[0])
     y = 2 + w @ [1.5, -1.0] + 1.0 * s + tau * t + rng.normal(size=n)
-    data = CausalData(Y=y, T=t, W=np.column_stack([w, s]), X=s[:, None].astype(float), w_names=["w0", "w1", "s"],
+    data = CausalData(Y=y, T=t, covariates=np.column_stack([w, s]), X=s[:, None].astype(float), covariate_names=["w0", "w1", "s"],
                       x_names=["s"], segments={"s": np.where(s == 1, "b", "a")})
     truth = {"ate": tau.mean(), "att": tau[t == 1].mean(), "atc": tau[t == 0].mean(),
              "segments": {"a": effects[0], "b": effects[1]}}
@@ -86,13 +86,13 @@ def test_constant_effect_models_refuse_att_without_effect_modifiers():
 def test_t_and_s_learners_with_linear_models_equal_ols_references():
     data, _ = segmented_data(n=2000, seed=7)
     t_est = get("t_learner")(bootstrap=0).fit(data).estimate_
-    D = sm.add_constant(data.W)
+    D = sm.add_constant(data.covariates)
     b1 = sm.OLS(data.Y[data.T == 1], D[data.T == 1]).fit().params
     b0 = sm.OLS(data.Y[data.T == 0], D[data.T == 0]).fit().params
     assert np.isclose(t_est.value, np.mean(D @ (b1 - b0)), rtol=1e-8)
     assert np.isnan(t_est.std_error)  # bootstrap: 0 gives no CI, honestly
     s_est = get("s_learner")(bootstrap=0).fit(data).estimate_
-    ref = sm.OLS(data.Y, sm.add_constant(np.column_stack([data.W, data.T]))).fit().params[-1]
+    ref = sm.OLS(data.Y, sm.add_constant(np.column_stack([data.covariates, data.T]))).fit().params[-1]
     assert np.isclose(s_est.value, ref, rtol=1e-8)
 
 

@@ -21,21 +21,21 @@ def linear_data(n=4000, effect=2.0, seed=0, heterogeneous=False):
     y = 1 + w @ [1.0, -2.0] + 0.5 * x + tau * t + rng.normal(size=n)
     W = np.column_stack([w, x])
     X = x[:, None] if heterogeneous else np.empty((n, 0))
-    data = CausalData(Y=y, T=t, W=W, X=X, w_names=["w0", "w1", "x"], x_names=["x"] if heterogeneous else [])
+    data = CausalData(Y=y, T=t, covariates=W, X=X, covariate_names=["w0", "w1", "x"], x_names=["x"] if heterogeneous else [])
     return data, tau
 
 
 def test_linear_regression_equals_statsmodels_hc1_without_modifiers():
     data, _ = linear_data()
     mine = get("linear_regression")().fit(data).estimate_
-    ref = sm.OLS(data.Y, sm.add_constant(np.column_stack([data.T, data.W]))).fit(cov_type="HC1")
+    ref = sm.OLS(data.Y, sm.add_constant(np.column_stack([data.T, data.covariates]))).fit(cov_type="HC1")
     assert np.isclose(mine.value, ref.params[1], rtol=1e-10)
     assert np.isclose(mine.std_error, ref.bse[1], rtol=1e-8)
 
 
 def test_linear_regression_with_modifiers_targets_ate_att_atc():
     data, tau = linear_data(heterogeneous=True)
-    D = sm.add_constant(np.column_stack([data.T, data.W, data.T * (data.X[:, 0] - data.X[:, 0].mean())]))
+    D = sm.add_constant(np.column_stack([data.T, data.covariates, data.T * (data.X[:, 0] - data.X[:, 0].mean())]))
     ref = sm.OLS(data.Y, D).fit(cov_type="HC1")
     ate = get("linear_regression")(estimand="ate").fit(data).estimate_
     att = get("linear_regression")(estimand="att").fit(data).estimate_
@@ -52,8 +52,8 @@ def test_linear_regression_matches_dowhy_point_estimate():
     from dowhy import CausalModel
 
     data, _ = linear_data(n=2000)
-    frame = pd.DataFrame({"t": data.T.astype(bool), "y": data.Y, "w0": data.W[:, 0], "w1": data.W[:, 1],
-                          "x": data.W[:, 2]})
+    frame = pd.DataFrame({"t": data.T.astype(bool), "y": data.Y, "w0": data.covariates[:, 0], "w1": data.covariates[:, 1],
+                          "x": data.covariates[:, 2]})
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model = CausalModel(data=frame, treatment="t", outcome="y", common_causes=["w0", "w1", "x"])
@@ -66,7 +66,7 @@ def test_ipw_equals_manual_hajek_and_its_se_agrees_with_the_bootstrap():
 
     data, _ = linear_data(n=3000, seed=3)
     est = get("ipw")().fit(data).estimate_
-    e, _ = propensity_scores(data.W, data.T)
+    e, _ = propensity_scores(data.covariates, data.T)
     w1, w0 = data.T / e, (1 - data.T) / (1 - e)
     assert np.isclose(est.value, (w1 @ data.Y) / w1.sum() - (w0 @ data.Y) / w0.sum(), rtol=1e-10)
     rng = np.random.default_rng(0)

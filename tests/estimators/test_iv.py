@@ -17,12 +17,12 @@ def test_2sls_equals_statsmodels_and_the_wald_ratio():
     sim = instrument_unobserved_confounder(n=3000, seed=1)
     data = causal_data(sim)
     est = get("iv_2sls")().fit(data).estimate_
-    exog = np.column_stack([np.ones(data.n), data.W, data.T])
-    instruments = np.column_stack([np.ones(data.n), data.W, data.Z])
+    exog = np.column_stack([np.ones(data.n), data.covariates, data.T])
+    instruments = np.column_stack([np.ones(data.n), data.covariates, data.Z])
     reference = IV2SLS(data.Y, exog, instruments).fit()
     assert np.isclose(est.value, reference.params[-1], rtol=1e-10)
     # without covariates, one binary instrument: 2SLS is the Wald ratio of the two reduced forms
-    bare = get("iv_2sls")().fit(data.replace(W=np.empty((data.n, 0)), w_names=[])).estimate_
+    bare = get("iv_2sls")().fit(data.replace(covariates=np.empty((data.n, 0)), covariate_names=[])).estimate_
     z = data.Z[:, 0] == 1
     wald = (data.Y[z].mean() - data.Y[~z].mean()) / (data.T[z].mean() - data.T[~z].mean())
     assert np.isclose(bare.value, wald, rtol=1e-10)
@@ -40,7 +40,7 @@ def test_2sls_robust_se_agrees_with_the_bootstrap():
 def test_first_stage_f_plain_matches_the_instrument_ranking_and_robust_is_reported():
     sim = instrument_unobserved_confounder(n=3000, seed=3)
     data = causal_data(sim)
-    stage = first_stage(data.T, data.Z, data.W)
+    stage = first_stage(data.T, data.Z, data.covariates)
     f, *_ = first_stage_f(sim.frame, "t", "z", ["w"])
     assert np.isclose(stage["f_statistic_homoskedastic"], f, rtol=1e-8)
     est = get("iv_2sls")().fit(data).estimate_
@@ -124,7 +124,7 @@ def test_a_refit_may_ask_for_the_estimand_that_was_reported(continuous):
 
 def test_an_instrument_that_is_also_a_covariate_adds_nothing_and_is_refused():
     data = causal_data(instrument_unobserved_confounder(n=500, seed=12))
-    both = data.replace(W=np.column_stack([data.W, data.Z]), w_names=[*data.w_names, "z"])
+    both = data.replace(covariates=np.column_stack([data.covariates, data.Z]), covariate_names=[*data.covariate_names, "z"])
     for name in ("iv_2sls", "dml_iv"):
         est = get(name)().fit(both).estimate_
         assert est.status == "not_applicable" and est.error == f"{name}: the instruments add no variation beyond the covariates"

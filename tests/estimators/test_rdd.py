@@ -78,14 +78,14 @@ def test_rdd_refuses_without_a_running_variable_a_fuzzy_design_and_a_continuous_
                        "kernel, p"),
 ])
 def test_bad_rdd_options_are_spec_errors(tmp_path, options, message):
-    from tasks.estimate.effects import check_estimator_options
+    from tasks.plan import preflight
     from whyflow.errors import SpecError
     from whyflow.spec import AnalysisSpec
 
     spec = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.parquet"}, treatment="t", outcome="y",
                         confounders=[], running_variable="score", cutoff=0.0, estimator_options={"rdd": options})
     with pytest.raises(SpecError, match=re.escape(f"analysis 'a': {message}")):
-        check_estimator_options(spec)
+        preflight(spec)
 
 
 def test_declared_fuzzy_design_recovers_the_complier_effect():
@@ -96,7 +96,7 @@ def test_declared_fuzzy_design_recovers_the_complier_effect():
     r = rng.uniform(-1.0, 1.0, n)
     t = rng.binomial(1, np.where(r >= 0, 0.8, 0.1)).astype(float)
     y = 0.5 + r - 0.5 * r**2 + 2.0 * t + rng.normal(0.0, 0.5, n)
-    data = CausalData(Y=y, T=t, W=np.empty((n, 0)), X=np.empty((n, 0)), w_names=[], x_names=[], R=r, cutoff=0.0)
+    data = CausalData(Y=y, T=t, covariates=np.empty((n, 0)), X=np.empty((n, 0)), covariate_names=[], x_names=[], R=r, cutoff=0.0)
     assert get("rdd")().fit(data).estimate_.status == "not_applicable"
     est = get("rdd")(fuzzy=True, diagnostics=False).fit(data).estimate_
     assert est.ok and est.details["design"] == "fuzzy" and est.ci_low < 2.0 < est.ci_high

@@ -18,10 +18,11 @@ from data.dgps import nonlinear_confounding
 from estimators.aipw import AIPW, _folds
 from estimators.base import CausalData
 from estimators.nuisance import outcome_model, propensity_model
-from estimators.stream_estimators import StreamAIPW, StreamLinearDML
-from estimators.stream_flexible import run_flexible
-from estimators.stream_passes import StreamRequest
-from estimators.streaming import MemoryEngine, fold_of, unit_hash
+from estimators.streaming.estimators import StreamAIPW, StreamLinearDML
+from estimators.streaming.flexible import run_flexible
+from estimators.streaming.passes import StreamRequest
+from estimators.streaming.blocks import fold_of, unit_hash
+from estimators.streaming.engines import MemoryEngine
 
 N, SEED = 2000, 1
 LGBM = {"outcome_model": "lightgbm", "propensity_model": "lightgbm"}
@@ -59,7 +60,7 @@ def test_details_record_subsample(chunked):
 
 def test_subsample_rows_are_the_smallest_hashes(data):
     """The subsample is the 700 rows with the smallest unit hash: the same rows in every chunking."""
-    from estimators.stream_flexible import _subsample
+    from estimators.streaming.flexible import _subsample
 
     sample, _ = _subsample(MemoryEngine(data, seed=SEED, chunk_rows=97), 700)
     chosen = np.sort(np.argsort(unit_hash(np.arange(N), SEED))[:700])
@@ -89,7 +90,7 @@ def test_dml_close_to_econml_with_same_folds(data):
     econ = LinearDML(model_y=outcome_model("lightgbm", SEED), model_t=propensity_model("lightgbm", SEED),
                      discrete_treatment=True, random_state=SEED,
                      cv=[(np.flatnonzero(fold != k), np.flatnonzero(fold == k)) for k in range(3)])
-    econ.fit(data.Y, data.T.astype(int), X=None, W=data.W)
+    econ.fit(data.Y, data.T.astype(int), X=None, W=data.covariates)
     se = float(econ.ate_inference().stderr_mean)
     assert abs(result.value - float(econ.ate())) < 0.5 * se
     assert result.std_error == pytest.approx(se, rel=0.05)
@@ -104,27 +105,27 @@ def test_linear_choice_keeps_the_exact_path(data):
 def _frame(data: CausalData):
     import pandas as pd
 
-    return pd.DataFrame({"w1": data.W[:, 0], "w2": data.W[:, 1], "t": data.T, "y": data.Y})
+    return pd.DataFrame({"w1": data.covariates[:, 0], "w2": data.covariates[:, 1], "t": data.T, "y": data.Y})
 
 
 def test_parquet_source_with_lightgbm_spec_streams(tmp_path):
     """A spec asking for LightGBM nuisances is no longer refused; from Parquet chunks (unit_id hash) the
     estimate does not depend on the chunk size."""
     from data.generate_large import write_large
-    from tasks.scale.source import SourceEngine, choose_engine, open_source
+    from estimators.streaming.engines import ChunkEngine
+    from tasks.scale.source import choose_engine, open_source
     from whyflow.spec import AnalysisSpec
-    from estimators.streaming import FrameDesign
+    from estimators.streaming.blocks import FrameDesign
 
     folder = write_large(3000, tmp_path, chunk_rows=1000, seed=5)
     spec = AnalysisSpec(name="big", base_dir=tmp_path, data={"path": folder.name}, treatment="coupon_sent",
                         outcome="gmv", confounders=["historical_gmv", "user_activity"], memory_budget_gb=1e-6,
                         nuisance={"outcome": "lightgbm", "propensity": "lightgbm"}, unit_id="user_id")
-    plan = choose_engine(spec)
-    assert plan.kind == "stream" and "stream_aipw" in plan.estimators
+    assert choose_engine(spec).kind == "stream"
     design = FrameDesign("coupon_sent", "gmv", ["historical_gmv", "user_activity"], [], [], {}, seed=spec.seed,
                          unit_id="user_id")
     req = StreamRequest(methods=("linear_regression", "aipw"))
-    runs = [run_flexible(SourceEngine(open_source(spec), design, rows), req, "lightgbm", "lightgbm", spec.seed, 800)
+    runs = [run_flexible(ChunkEngine(open_source(spec), design, rows), req, "lightgbm", "lightgbm", spec.seed, 800)
             for rows in (3000, 700)]
     assert abs(runs[0]["aipw"]["value"] - runs[1]["aipw"]["value"]) < 1e-10
     assert runs[0]["linear_regression"]["value"] == pytest.approx(runs[1]["linear_regression"]["value"], rel=1e-10)

@@ -15,9 +15,10 @@ import pytest
 from data.generate import coupon_campaign
 from estimators import registry
 from estimators.base import CausalData
-from estimators.stream_fit import run_streaming
-from estimators.stream_passes import StreamRequest
-from estimators.streaming import MemoryEngine, fold_of
+from estimators.streaming.fit import run_streaming
+from estimators.streaming.passes import StreamRequest
+from estimators.streaming.blocks import fold_of
+from estimators.streaming.engines import MemoryEngine
 
 ADJUST = ["historical_gmv", "user_activity", "purchase_frequency", "member_level"]
 RTOL = 1e-8
@@ -53,12 +54,10 @@ def _econml_dml(data: CausalData, folds: np.ndarray, rows: np.ndarray):
     from estimators.propensity import LogisticIRLS
 
     splits = [(np.flatnonzero(folds != k), np.flatnonzero(folds == k)) for k in range(5)]
-    x_cols = set(data.x_names)
-    w_only = [i for i, name in enumerate(data.w_names) if name not in x_cols]
     model = LinearDML(model_y=LinearRegression(), model_t=LogisticIRLS(), discrete_treatment=True, cv=splits)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        model.fit(data.Y, data.T.astype(int), X=data.X, W=data.W[:, w_only])
+        model.fit(data.Y, data.T.astype(int), X=data.X, W=data.W)
         inference = model.ate_inference(X=data.X[rows])
     return float(np.ravel(inference.mean_point)[0]), float(np.ravel(inference.stderr_mean)[0])
 
@@ -110,7 +109,7 @@ def test_overlap_equals_check_overlap(data, estimand):
 
 def test_common_support_counts_beyond_the_tail_buffers(data):
     """More units outside the support than the tail buffers hold: one extra counting pass, same share."""
-    from estimators import stream_fit
+    from estimators.streaming import fit as stream_fit
     from tasks.evidence.overlap import check_overlap
 
     shifted = data.replace(T=np.where(data.W[:, 0] > np.quantile(data.W[:, 0], 0.97), 1.0, data.T))

@@ -4,31 +4,44 @@ import pytest
 
 from data.dgps import frontdoor_mediator, instrument_unobserved_confounder
 from estimators import registry
-from tasks.estimate.effects import causal_data, resolve_estimators, select_estimators
+from tasks.estimate.effects import causal_data
+from tasks.plan import plan_analysis, preflight, recommend
+from tasks.scale.source import EngineChoice
 from tasks.graph.model import graph_from_roles, load_graph
 from tasks.identify.effect import identify_effect
 from whyflow.errors import SpecError
 from whyflow.spec import AnalysisSpec
 
 
+MEMORY = EngineChoice("memory", None, None, "test")
+
+
 def spec(tmp_path, **roles) -> AnalysisSpec:
     return AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.parquet"}, **roles)
 
 
+def select_estimators(s, found) -> dict:
+    return plan_analysis(s, found, MEMORY).selection()
+
+
+def recommended(*args, **kwargs) -> list[str]:
+    return recommend(*args, **kwargs)["estimators"]
+
+
 def test_recommend_by_design_and_treatment_type():
-    assert registry.recommend(running_variable=True)["estimators"] == ["rdd"]
-    iv = registry.recommend("continuous", instruments=True, backdoor=True)
+    assert recommend(running_variable=True)["estimators"] == ["rdd"]
+    iv = recommend("continuous", instruments=True, backdoor=True)
     assert iv["design"] == "iv" and iv["estimators"] == ["iv_2sls", "dml_iv", "linear_regression", "linear_dml"]
     assert "also identifies a back-door set" in iv["reason"]
-    alone = registry.recommend("binary", instruments=True, backdoor=False)
+    alone = recommend("binary", instruments=True, backdoor=False)
     assert alone["estimators"] == ["iv_2sls", "dml_iv"] and "no back-door estimator runs" in alone["reason"]
-    assert registry.recommend("continuous")["estimators"] == ["linear_regression", "linear_dml"]
-    assert registry.recommend(backdoor=False)["estimators"] == ["frontdoor"]
-    binary = registry.recommended("binary")
+    assert recommend("continuous")["estimators"] == ["linear_regression", "linear_dml"]
+    assert recommend(backdoor=False)["estimators"] == ["frontdoor"]
+    binary = recommended("binary")
     assert binary[:3] == ["linear_regression", "ps_stratification", "ipw"] and binary[-1] == "linear_dml"
     assert set(binary) <= set(registry.available())
     if "ps_matching" in registry.available():  # matching joins for the ATT, the classic choice there
-        assert "ps_matching" in registry.recommended("binary", estimand="att")
+        assert "ps_matching" in recommended("binary", estimand="att")
         assert "ps_matching" not in binary
 
 
@@ -49,7 +62,7 @@ def test_lalonde_style_att_and_lee_style_rd(tmp_path):
                categorical=["race"], estimand="att")
     chosen = select_estimators(att, identify_effect(graph_from_roles(att), att))
     assert chosen["design"] == "backdoor" and "ATT" in chosen["reason"]
-    assert chosen["estimators"] == registry.recommended("binary", estimand="att")
+    assert chosen["estimators"] == recommended("binary", estimand="att")
     rd = spec(tmp_path, treatment="won", outcome="vote_next", confounders=[], running_variable="margin", cutoff=0.0)
     graph = graph_from_roles(rd)
     assert {("margin", "won"), ("margin", "vote_next")} <= set(graph.dag.edges)
@@ -65,7 +78,7 @@ def test_named_estimators_win_and_unknown_names_are_spec_errors(tmp_path):
     assert chosen["estimators"] == ["iv_2sls"] and chosen["source"] == "spec" and chosen["design"] == "iv"
     bad = spec(tmp_path, treatment="t", outcome="y", confounders=["w"], estimators=["two_stage"])
     with pytest.raises(SpecError, match="unknown estimator 'two_stage' in 'estimators'"):
-        resolve_estimators(bad)
+        preflight(bad)
 
 
 def test_latent_confounder_with_declared_instrument_identifies_by_iv(tmp_path):
@@ -74,7 +87,7 @@ def test_latent_confounder_with_declared_instrument_identifies_by_iv(tmp_path):
     s = spec(tmp_path, treatment="t", outcome="y", graph="g.dot", instruments=["z"])
     found = identify_effect(load_graph(s), s)
     assert found.strategy == "iv" and found.backdoor is None and found.iv_controls == ["w"]
-    data = causal_data(sim.frame, s, found)
+    data = causal_data(sim.frame, s, found, plan_analysis(s, found, MEMORY))
     assert data.backdoor_identified is False and data.z_names == ["z"] and data.w_names == ["w"]
     chosen = select_estimators(s, found)
     assert chosen["estimators"] == ["iv_2sls", "dml_iv"]
@@ -87,7 +100,7 @@ def test_front_door_graph_selects_the_front_door_estimator(tmp_path):
     found = identify_effect(load_graph(s), s)
     assert found.strategy == "frontdoor" and found.frontdoor == ["m"]
     assert select_estimators(s, found)["estimators"] == ["frontdoor"]
-    data = causal_data(sim.frame, s, found)
+    data = causal_data(sim.frame, s, found, plan_analysis(s, found, MEMORY))
     assert data.m_names == ["m"] and data.W.shape == (500, 0)
 
 

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from estimators.base import CausalData
-from tasks.estimate.effects import estimate_effects, estimator_options, resolve_estimators
+from tasks.estimate.effects import estimate_effects
+from tasks.plan import estimator_options, preflight
 from whyflow.errors import SpecError
 from whyflow.spec import load_spec
 
@@ -28,7 +29,10 @@ def spec_with(tmp_path, *overrides):
 @pytest.mark.parametrize("override, message", [
     ("estimator_options={ipw: {trim: 0.1}}",
      "analysis 'a': estimator_options.ipw: unknown option 'trim'; accepted: clip, stabilize"),
-    ("estimator_options={ipw: {clip: 2}}", "analysis 'a': estimator_options.ipw: `clip` must be a number in (0, 0.5)"),
+    ("estimator_options={ipw: {clip: 2}}", "analysis 'a': estimator_options.ipw: `clip` must be a number in (0, 0.5) "
+                                          "or [low, high]"),
+    ("estimator_options={ps_stratification: {num_strata: 0}}",
+     "analysis 'a': estimator_options.ps_stratification: `num_strata` must be an integer in [1, 1000]; got 0"),
     ("estimator_options={forest: {n_estimators: 8}}",
      "analysis 'a': unknown estimator 'forest' in 'estimator_options'; expected one of"),
     ("estimator_options={causal_forest: {n_estimators: 7}}",
@@ -37,7 +41,7 @@ def spec_with(tmp_path, *overrides):
 def test_bad_estimator_options_are_one_line_spec_errors(tmp_path, override, message):
     spec = spec_with(tmp_path, override)
     with pytest.raises(SpecError) as caught:
-        resolve_estimators(spec)
+        preflight(spec)
     assert message in str(caught.value) and "\n" not in str(caught.value)
 
 
@@ -58,7 +62,7 @@ def test_bad_nuisance_values_are_spec_errors_at_load(tmp_path, override, message
 def test_the_spec_nuisance_reaches_estimators_that_take_one_and_options_override_it(tmp_path):
     spec = spec_with(tmp_path, "nuisance.outcome=random_forest",
                      "estimator_options={aipw: {propensity_model: lightgbm, cv: 3}, ipw: {stabilize: false}}")
-    assert resolve_estimators(spec) == ["aipw", "ipw", "linear_regression"]
+    preflight(spec)
     assert estimator_options(spec, "aipw") == {"outcome_model": "random_forest", "propensity_model": "lightgbm",
                                                "cv": 3}
     assert estimator_options(spec, "ipw") == {"stabilize": False}
@@ -66,7 +70,7 @@ def test_the_spec_nuisance_reaches_estimators_that_take_one_and_options_override
     rng = np.random.default_rng(0)
     w = rng.normal(size=(600, 1))
     t = rng.binomial(1, 0.5, 600).astype(float)
-    data = CausalData(Y=w[:, 0] + t + rng.normal(size=600), T=t, W=w, X=np.empty((600, 0)), w_names=["w"], x_names=[])
+    data = CausalData(Y=w[:, 0] + t + rng.normal(size=600), T=t, covariates=w, X=np.empty((600, 0)), covariate_names=["w"], x_names=[])
     aipw, ipw, _ = estimate_effects(data, spec, ["aipw", "ipw", "linear_regression"])
     assert aipw.details["nuisance"] == {"outcome": "random_forest", "propensity": "lightgbm"}
     assert aipw.details["folds"] == 3 and ipw.details["stabilized"] is False

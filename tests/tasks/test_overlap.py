@@ -13,7 +13,7 @@ def confounded(n=20000, strength=1.0, seed=0):
     x = rng.normal(size=n)
     t = rng.binomial(1, 1 / (1 + np.exp(-strength * x))).astype(float)
     y = x + t + rng.normal(size=n)
-    return CausalData(Y=y, T=t, W=x[:, None], X=np.empty((n, 0)), w_names=["x"], x_names=[])
+    return CausalData(Y=y, T=t, covariates=x[:, None], X=np.empty((n, 0)), covariate_names=["x"], x_names=[])
 
 
 def test_smd_matches_the_textbook_formula():
@@ -94,7 +94,7 @@ def test_trimming_is_reported_and_the_kept_rows_are_the_analysed_sample():
     plain = check_overlap(data)
     fixed = check_overlap(data, options=OverlapOptions(trim=[0.1, 0.9]))
     crump = check_overlap(data, options=OverlapOptions(trim="crump"))
-    e = fit_propensity(data.W, data.T)
+    e = fit_propensity(data.covariates, data.T)
     assert fixed.trimmed_units == int(np.sum((e < 0.1) | (e > 0.9))) > 0
     assert fixed.analysed_units + fixed.trimmed_units == data.n == fixed.keep.size
     assert crump.trim == "crump" and 0 < crump.trim_bounds[0] < 0.5 and crump.trimmed_units > 0
@@ -108,8 +108,8 @@ def test_lightgbm_propensity_is_cross_fitted_and_calibrated():
     report = check_overlap(data, options=OverlapOptions(propensity_model="lightgbm"))
     assert report.propensity_model == "lightgbm"
     assert report.calibration["ece"] < 0.05  # out-of-fold scores of a smooth truth stay calibrated
-    e = fit_propensity(data.W, data.T, "lightgbm", seed=1)
-    assert np.array_equal(e, fit_propensity(data.W, data.T, "lightgbm", seed=1))
+    e = fit_propensity(data.covariates, data.T, "lightgbm", seed=1)
+    assert np.array_equal(e, fit_propensity(data.covariates, data.T, "lightgbm", seed=1))
 
 
 def test_gates_behave_as_set_on_demo_like_and_weak_overlap_data():
@@ -167,7 +167,7 @@ def test_weak_overlap_run_stops_with_exit_3_and_a_trimmed_run_estimates_on_the_k
     from flows.cli import main
 
     data = confounded(n=6000, strength=8.0, seed=3)
-    pd.DataFrame({"t": data.T.astype(int), "y": data.Y, "x": data.W[:, 0]}).to_parquet(project / "data/raw/weak.parquet")
+    pd.DataFrame({"t": data.T.astype(int), "y": data.Y, "x": data.covariates[:, 0]}).to_parquet(project / "data/raw/weak.parquet")
     params = project / "params.yaml"
     params.write_text(params.read_text() + """  weak:
     data: {path: data/raw/weak.parquet}
@@ -204,8 +204,8 @@ def test_common_support_counts_the_units_the_estimand_is_about():
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.normal(0.0, 0.5, 400), rng.normal(-2.0, 1.5, 8000)])
     t = np.concatenate([np.ones(400), np.zeros(8000)])
-    data = CausalData(Y=x + t, T=t, W=x[:, None], X=np.empty((x.size, 0)), w_names=["x"], x_names=[])
-    e = fit_propensity(data.W, t)
+    data = CausalData(Y=x + t, T=t, covariates=x[:, None], X=np.empty((x.size, 0)), covariate_names=["x"], x_names=[])
+    e = fit_propensity(data.covariates, t)
     e1, e0 = e[t == 1], e[t == 0]
     by_hand = {"att": np.mean((e1 >= e0.min()) & (e1 <= e0.max())),
                "atc": np.mean((e0 >= e1.min()) & (e0 <= e1.max())),

@@ -1,7 +1,11 @@
+from dataclasses import replace
+
 import numpy as np
 import pytest
+from pydantic import Field
 
 from estimators import get
+from estimators.options import EstimatorOptions
 from estimators.registry import _REGISTRY
 from tasks.evidence.refute import refute_estimates, survivors, ucc_grid
 from tests.estimators.test_estimators import linear_data
@@ -25,8 +29,6 @@ def test_a_refuter_that_cannot_run_is_recorded_not_dropped(monkeypatch):
         name = "fragile"
 
         def _fit(self, data):
-            if data.T.sum() != self.options.get("expected", data.T.sum()):
-                raise ValueError("placebo data")
             return super()._fit(data)
 
     monkeypatch.setitem(_REGISTRY, "fragile", FailsOnPlacebo)
@@ -60,19 +62,22 @@ class Rigged(get("linear_regression")):
 
     name = "rigged"
 
+    class Options(EstimatorOptions):
+        rule: str | None = Field(None, description="which property to break")
+
     def _fit(self, data):
         out = super()._fit(data)
-        rule = self.options.get("rule")
+        rule = self.options.rule
         if rule == "ignores_treatment":  # placebo: the 'effect' does not depend on T at all
-            out["value"] = float(data.Y.mean())
+            out = replace(out, value=float(data.Y.mean()))
         elif rule == "counts_covariates":  # random_common_cause: moves when a covariate is added
-            out["value"] += 0.5 * data.W.shape[1]
+            out = replace(out, value=out.value + 0.5 * data.covariates.shape[1])
         elif rule == "grows_with_n":  # data_subset: moves with the sample size
-            out["value"] = data.n / 1000
+            out = replace(out, value=data.n / 1000)
         elif rule == "distinct_rows":  # bootstrap: resamples repeat rows, so this drops to ~0.63
-            out["value"] = len(np.unique(data.Y)) / data.n
+            out = replace(out, value=len(np.unique(data.Y)) / data.n)
         elif rule == "offset":  # dummy_outcome: a biased estimator finds an effect where there is none
-            out["value"] += 1.0
+            out = replace(out, value=out.value + 1.0)
         return out
 
 

@@ -12,11 +12,12 @@ CONFOUNDERS = ["historical_gmv", "user_activity", "purchase_frequency", "member_
 
 @pytest.mark.slow
 def test_dask_equals_single_process(tmp_path, monkeypatch):
-    from estimators.stream_fit import run_streaming
-    from estimators.stream_passes import StreamRequest
-    from tasks.scale.dask_engine import DaskEngine, dask_client
+    from estimators.streaming.fit import run_streaming
+    from estimators.streaming.passes import StreamRequest
+    from estimators.streaming.engines import DaskEngine, dask_client
     from tasks.scale.quality import frame_design, scan_source
-    from tasks.scale.source import SourceEngine, open_source
+    from estimators.streaming.engines import ChunkEngine
+    from tasks.scale.source import open_source
 
     monkeypatch.delenv("WHYFLOW_DASK_ADDRESS", raising=False)
     folder = write_large(8000, tmp_path, chunk_rows=1000, seed=8)
@@ -26,8 +27,8 @@ def test_dask_equals_single_process(tmp_path, monkeypatch):
     source = open_source(spec)
     design = frame_design(scan_source(source, spec, spec.columns_needed() + CONFOUNDERS), spec, CONFOUNDERS)
     request = StreamRequest(overlap=True)
-    single = run_streaming(SourceEngine(source, design, spec.chunk_rows), request)
-    with dask_client(spec, workers=2) as client:
+    single = run_streaming(ChunkEngine(source, design, spec.chunk_rows), request)
+    with dask_client(None, workers=2) as client:
         assert len(client.scheduler_info()["workers"]) == 2
         distributed = run_streaming(DaskEngine(source, design, client, split_every=3), request)
     for method in ("linear_regression", "linear_dml", "aipw"):

@@ -58,7 +58,8 @@ def test_a_file_that_is_not_parquet_is_named(tmp_path):
 
 
 def test_glob_and_directory_give_the_same_rows_in_order(dataset):
-    from tasks.scale.source import iter_frames, open_source
+    from estimators.streaming.engines import iter_frames
+    from tasks.scale.source import open_source
 
     by_dir = open_source(_spec(dataset.parent, dataset.name))
     by_glob = open_source(_spec(dataset.parent, f"{dataset.name}/part-*.parquet"))
@@ -70,14 +71,19 @@ def test_glob_and_directory_give_the_same_rows_in_order(dataset):
 
 
 def test_over_budget_non_streaming_estimator_names_the_alternatives(dataset):
+    from tasks.identify.effect import identify_effect
+    from tasks.graph.model import graph_from_roles
+    from tasks.plan import plan_analysis, preflight
     from tasks.scale.source import choose_engine
 
     spec = _spec(dataset.parent, dataset.name, memory_budget_gb=1e-6, estimators=["linear_regression", "ipw"])
     with pytest.raises(SpecError, match=r"estimator\(s\) \['linear_regression', 'ipw'\] cannot stream .*"
                                         r"stream_linear_regression"):
-        choose_engine(spec)
-    plan = choose_engine(_spec(dataset.parent, dataset.name, memory_budget_gb=1e-6))
-    assert plan.kind == "stream" and plan.estimators == ["stream_linear_regression", "stream_linear_dml", "stream_aipw"]
+        preflight(spec)
+    streamed = _spec(dataset.parent, dataset.name, memory_budget_gb=1e-6)
+    engine = preflight(streamed)
+    plan = plan_analysis(streamed, identify_effect(graph_from_roles(streamed), streamed), engine)
+    assert engine.kind == "stream" and plan.estimators == ("stream_linear_regression", "stream_linear_dml", "stream_aipw")
     assert choose_engine(_spec(dataset.parent, dataset.name)).kind == "memory"
 
 
@@ -134,11 +140,12 @@ def test_quality_pass_counts_every_row_and_samples_independently_of_chunks(datas
 
 def test_streaming_from_files_equals_in_memory(dataset):
     from estimators.base import CausalData
-    from estimators.stream_fit import run_streaming
-    from estimators.stream_passes import StreamRequest
-    from estimators.streaming import MemoryEngine
+    from estimators.streaming.fit import run_streaming
+    from estimators.streaming.passes import StreamRequest
+    from estimators.streaming.engines import MemoryEngine
     from tasks.scale.quality import frame_design, scan_source
-    from tasks.scale.source import SourceEngine, open_source
+    from estimators.streaming.engines import ChunkEngine
+    from tasks.scale.source import open_source
 
     spec = _spec(dataset.parent, dataset.name, chunk_rows=1000)
     source = open_source(spec)
@@ -147,9 +154,9 @@ def test_streaming_from_files_equals_in_memory(dataset):
     frame = pd.concat(pd.read_parquet(f) for f in source.files)
     data = CausalData.from_frame(frame, treatment="coupon_sent", outcome="gmv", adjustment=CONFOUNDERS,
                                  modifiers=["member_level"], segments=["member_level"])
-    assert design.layout.w_names == data.w_names
+    assert design.layout.w_names == data.covariate_names
     request = StreamRequest(overlap=True, estimand="att")
-    got = run_streaming(SourceEngine(source, design, 700), request)
+    got = run_streaming(ChunkEngine(source, design, 700), request)
     want = run_streaming(MemoryEngine(data, seed=spec.seed, chunk_rows=10**6), request)
     for method in ("linear_regression", "linear_dml", "aipw"):
         assert got[method]["value"] == pytest.approx(want[method]["value"], rel=1e-10)

@@ -13,8 +13,8 @@ from functools import partial
 
 import numpy as np
 
-from estimators.stream_passes import (StreamRequest, _final, _irls, _Logit, _pass1, _support_count)
-from estimators.streaming import Engine, solve_spd
+from estimators.streaming.passes import (StreamRequest, _final, _irls, _Logit, _pass1, _support_count)
+from estimators.streaming.blocks import Engine, solve_spd
 
 __all__ = ["run_streaming"]
 

@@ -18,9 +18,9 @@ from functools import partial
 import numpy as np
 
 from estimators.nuisance import outcome_model, treatment_model
-from estimators.stream_fit import _aipw, _dml, _naive, _segments, _target_mean, run_streaming
-from estimators.stream_passes import StreamRequest, _dr_terms, _pass1
-from estimators.streaming import Block, Engine
+from estimators.streaming.fit import _aipw, _dml, _naive, _segments, _target_mean, run_streaming
+from estimators.streaming.passes import StreamRequest, _dr_terms, _pass1
+from estimators.streaming.blocks import Block, Engine
 
 __all__ = ["run_flexible", "FLEXIBLE_METHODS", "NUISANCE_SAMPLE_ROWS", "is_flexible"]
 

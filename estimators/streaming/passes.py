@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
-from estimators.streaming import Block
+from estimators.streaming.blocks import Block
 
 __all__ = ["StreamRequest", "STREAMING_METHODS"]
 

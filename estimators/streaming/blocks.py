@@ -3,7 +3,7 @@
 Every streaming estimator is a short sequence of passes; in each pass a function maps a Block to a
 dict of statistics, and the engine reduces the dicts with `combine` (sums, except keys marked as
 minima, maxima or tail buffers). Engines differ only in where blocks come from: MemoryEngine cuts
-an in-memory CausalData, tasks/stream_source.py reads Parquet/SQL chunks, tasks/dask_engine.py maps
+an in-memory CausalData, ChunkEngine reads Parquet chunks, DaskEngine maps (engines.py)
 the same functions over dask partitions. Cross-fitting folds come from a seeded 64-bit mix of a
 unit id or the global row index, so they are identical in every engine and every chunking.
 """
@@ -20,8 +20,8 @@ import pandas as pd
 
 from estimators.base import CausalData
 
-__all__ = ["Block", "Layout", "Engine", "FrameDesign", "MemoryEngine", "fold_of", "unit_hash", "combine",
-           "reduce_stats", "solve_spd"]
+__all__ = ["Block", "Layout", "Engine", "FrameDesign", "fold_of", "unit_hash", "combine", "reduce_stats", "solve_spd",
+           "keep_tail"]
 
 Stats = dict[str, object]
 
@@ -143,37 +143,6 @@ def solve_spd(G: np.ndarray, g: np.ndarray) -> np.ndarray:
     except np.linalg.LinAlgError:
         x = np.linalg.lstsq(Gs, rhs, rcond=None)[0]
     return (x.T / d).T
-
-
-class MemoryEngine:
-    """Blocks cut from an in-memory CausalData (row index as unit key): the streaming algorithms on
-    data that fit, and the reference the out-of-core engines must reproduce."""
-
-    def __init__(self, data: CausalData, folds: int = 5, seed: int = 0, chunk_rows: int = 250_000,
-                 fold: np.ndarray | None = None):
-        self.data, self.chunk_rows = data, max(1, int(chunk_rows))
-        self.hash = unit_hash(np.arange(data.n), seed)
-        # `fold` overrides the hash folds (to compare with an estimator that draws its own)
-        self.fold = fold_of(None, seed, folds, self.hash) if fold is None else np.asarray(fold, dtype=np.int8)
-        levels = {name: sorted(set(labels.tolist())) for name, labels in data.segments.items()}
-        self.codes = {name: np.searchsorted(levels[name], labels) for name, labels in data.segments.items()}
-        self.layout = Layout(list(data.w_names), list(data.x_names), levels, data.treatment_type, folds)
-
-    def _block(self, rows: slice) -> Block:
-        d = self.data
-        return Block(d.Y[rows], d.T[rows], d.W[rows], d.X[rows], self.fold[rows],
-                     {k: v[rows] for k, v in self.codes.items()}, hash=self.hash[rows])
-
-    def blocks(self) -> Iterator[Block]:
-        for start in range(0, self.data.n, self.chunk_rows):
-            yield self._block(slice(start, start + self.chunk_rows))
-
-    def map_reduce(self, fn: Callable[[Block], Stats]) -> Stats:
-        return reduce_stats(fn(block) for block in self.blocks())
-
-    def sample(self, rows: int) -> Block:
-        # in memory a pass costs about what a warm-start fit on the sample costs: keep the sample small
-        return self._block(slice(0, min(rows, 50_000)))
 
 
 @dataclass(frozen=True)

@@ -189,7 +189,7 @@ def test_gate_on_the_pass_share(tmp_path):
     frame = simulate_linear(graph("a -> b; b -> c; a -> c;").dag, 2000, seed=2)
     spec = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.csv"}, treatment="a", outcome="c",
                         graph="g.dot", seed=5, gates={"min_graph_pass_share": 0.9})
-    report = graph_tests.test_graph_implications(CausalGraph(dag, "g"), frame, spec, random_graphs=3)
+    report = graph_tests.check_implications(CausalGraph(dag, "g"), frame, spec, random_graphs=3)
     assert report.seed == 5 and report.violated == 1
     assert graph_tests.graph_gate_failure(report, spec.gates) == (
         "graph test gate failed: 1 of 1 implied independences violated at alpha 0.05 (pass share 0.000) < "

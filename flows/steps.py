@@ -1,0 +1,74 @@
+"""Every step of the analysis flows as a Prefect task: a thin wrapper over a plain function in tasks/.
+
+One policy for all of them: frames travel in memory, so nothing is cached by input hash (hashing a
+frame would cost more than most steps), and only the steps that talk to MLflow or a DVC remote retry,
+and only on transient errors (flows/retry.py).
+"""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows.retry import retry_options
+from tasks import plan
+from tasks.data import quality, snapshot, validate
+from tasks.estimate import agreement, effects
+from tasks.evidence import overlap, refute, sensitivity
+from tasks.graph import implications
+from tasks.graph.model import load_graph
+from tasks.identify.effect import identify_effect
+from tasks.record import run as record
+from tasks.scale import quality as stream_quality
+from tasks.scale.source import open_source
+from whyflow.errors import GateFailed
+from whyflow.spec import load_spec
+
+__all__ = ["load_spec_t", "preflight_t", "load_graph_t", "read_source_t", "validate_t", "identify_t", "plan_t",
+           "snapshot_file_t", "versions_t", "start_tracking_t", "quality_t", "graph_tests_t", "causal_data_t",
+           "overlap_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "sensitivity_t",
+           "record_failure_t", "record_t", "open_dataset_t", "sql_to_parquet_t", "snapshot_dataset_t", "scan_t",
+           "stream_quality_t", "estimate_streamed_t", "stop_at_gate"]
+
+
+def _step(fn, name: str, *, io: bool = False):
+    return task(fn, name=name, cache_policy=NO_CACHE, **(retry_options() if io else {}))
+
+
+load_spec_t = _step(load_spec, "spec")
+preflight_t = _step(plan.preflight, "preflight")
+load_graph_t = _step(load_graph, "graph")
+read_source_t = _step(snapshot.read_source, "read-source")
+validate_t = _step(validate.validate_inputs, "validate-inputs")
+identify_t = _step(identify_effect, "identify")
+plan_t = _step(plan.plan_analysis, "plan")
+snapshot_file_t = _step(snapshot.snapshot_file, "snapshot-file")
+versions_t = _step(record.run_versions, "versions")
+start_tracking_t = _step(record.start_tracking, "start-tracking", io=True)
+quality_t = _step(quality.check_quality, "quality")
+graph_tests_t = _step(implications.check_implications, "graph-tests")
+causal_data_t = _step(effects.causal_data, "design")
+overlap_t = _step(overlap.check_overlap, "overlap")
+estimate_t = _step(effects.estimate_effects, "estimate")
+naive_t = _step(effects.naive_difference, "naive-difference")
+cate_t = _step(effects.cate_by_segment, "cate-by-segment")
+agreement_t = _step(agreement.estimator_agreement, "agreement")
+refute_t = _step(refute.refute_estimates, "refute")
+sensitivity_t = _step(sensitivity.analyse_sensitivity, "sensitivity")
+record_failure_t = _step(record.record_failure, "record-failure", io=True)
+record_t = _step(record.record_run, "record", io=True)
+
+# the streamed path (flows/stream_analysis.py)
+open_dataset_t = _step(open_source, "open-dataset")
+sql_to_parquet_t = _step(snapshot.write_sql_dataset, "sql-to-parquet")
+snapshot_dataset_t = _step(snapshot.snapshot_dataset, "snapshot-dataset", io=True)
+scan_t = _step(stream_quality.scan_source, "quality-scan")
+stream_quality_t = _step(stream_quality.check_stream_quality, "quality")
+estimate_streamed_t = _step(effects.estimate_streamed, "estimate")
+
+
+def stop_at_gate(spec, run_id: str, partial: dict, reason: str) -> None:
+    """A failed gate: keep the evidence gathered so far in the MLflow run (with retries), then stop
+    (exit 3). Both flows stop this way."""
+    record_failure_t(spec, run_id, partial)
+    raise GateFailed(reason)
