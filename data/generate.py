@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["LEVELS", "coupon_campaign", "churn_campaign", "write_dataset", "main"]
+__all__ = ["LEVELS", "ACTIVITY_P", "HISTORY_MEAN", "coupon_campaign", "churn_campaign", "write_dataset", "main"]
 
 # member level: (users, true coupon effect on GMV, base GMV, propensity shift)
 LEVELS = {
@@ -27,8 +27,8 @@ LEVELS = {
     "regular": (76_200, 45.3, 90.0, 0.0),
     "new": (15_800, 38.1, 40.0, -0.6),
 }
-_HISTORY_MEAN = {"SVIP": 2400.0, "VIP": 1300.0, "regular": 600.0, "new": 180.0}
-_ACTIVITY_P = {"SVIP": 0.55, "VIP": 0.45, "regular": 0.32, "new": 0.25}
+HISTORY_MEAN = {"SVIP": 2400.0, "VIP": 1300.0, "regular": 600.0, "new": 180.0}
+ACTIVITY_P = {"SVIP": 0.55, "VIP": 0.45, "regular": 0.32, "new": 0.25}
 
 
 def _level_column(rng: np.random.Generator, total: int | None) -> np.ndarray:
@@ -59,9 +59,9 @@ def coupon_campaign(rows: int | None = None, seed: int = 618) -> tuple[pd.DataFr
     rng = np.random.default_rng(seed)
     level = _level_column(rng, rows)
     n = level.size
-    history_mean = np.vectorize(_HISTORY_MEAN.get)(level)
+    history_mean = np.vectorize(HISTORY_MEAN.get)(level)
     historical_gmv = rng.gamma(shape=6.0, scale=history_mean / 6.0)
-    user_activity = rng.binomial(30, np.vectorize(_ACTIVITY_P.get)(level)).astype(float)
+    user_activity = rng.binomial(30, np.vectorize(ACTIVITY_P.get)(level)).astype(float)
     purchase_frequency = rng.poisson(1.0 + historical_gmv / 400.0 + user_activity / 10.0).astype(float)
 
     shift = np.vectorize(lambda lv: LEVELS[lv][3])(level)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from data.generate import LEVELS, _ACTIVITY_P, _HISTORY_MEAN
+from data.generate import LEVELS, ACTIVITY_P, HISTORY_MEAN
 
 __all__ = ["generate_chunk", "write_large", "dataset_name", "main"]
 
@@ -33,8 +33,8 @@ _SHARE /= _SHARE.sum()
 _EFFECT = np.array([LEVELS[lv][1] for lv in _NAMES])
 _BASE = np.array([LEVELS[lv][2] for lv in _NAMES])
 _SHIFT = np.array([LEVELS[lv][3] for lv in _NAMES])
-_HIST = np.array([_HISTORY_MEAN[lv] for lv in _NAMES])
-_ACT = np.array([_ACTIVITY_P[lv] for lv in _NAMES])
+_HIST = np.array([HISTORY_MEAN[lv] for lv in _NAMES])
+_ACT = np.array([ACTIVITY_P[lv] for lv in _NAMES])
 
 
 def generate_chunk(rows: int, seed_seq: np.random.SeedSequence, first_id: int):

@@ -18,8 +18,9 @@ from estimators.base import CausalData, Estimator, Fit, NotApplicable
 from estimators.options import NuisanceOptions, bounds_of, integer, propensity_bounds
 from estimators.nuisance import outcome_model, propensity_model
 from estimators.registry import register
+from estimators.scores import dr_scores
 
-__all__ = ["AIPW", "cross_fit_nuisances", "dr_scores"]
+__all__ = ["AIPW", "cross_fit_nuisances"]
 
 
 def _folds(n: int, cv: int, seed: int) -> np.ndarray:
@@ -47,24 +48,6 @@ def cross_fit_nuisances(data: CausalData, *, cv: int, seed: int, outcome: str, p
         model = propensity_model(propensity, int(seeds[3 * k + 2])).fit(W[train], t[train].astype(int))
         e[test] = model.predict_proba(W[test])[:, 1]
     return mu0, mu1, e
-
-
-def dr_scores(y: np.ndarray, t: np.ndarray, mu0: np.ndarray, mu1: np.ndarray, e: np.ndarray, estimand: str
-              ) -> tuple[float, np.ndarray]:
-    """Point estimate and per-row influence-function values (mean zero) for ATE, ATT or ATC."""
-    if estimand == "ate":
-        psi = mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e)
-        value = float(psi.mean())
-        return value, psi - value
-    if estimand == "att":
-        share = t.mean()
-        raw = t * (y - mu0) - (1 - t) * e / (1 - e) * (y - mu0)
-        value = float(raw.sum() / t.sum())
-        return value, (raw - t * value) / share
-    share = (1 - t).mean()
-    raw = (1 - t) * (mu1 - y) + t * (1 - e) / e * (y - mu1)
-    value = float(raw.sum() / (1 - t).sum())
-    return value, (raw - (1 - t) * value) / share
 
 
 @register

@@ -5,35 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import sys
-from typing import Any
+
+from whyflow.format import number
 
 __all__ = ["main"]
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def _summary_rows(results: dict) -> list[list[str]]:
     rows = []
     for e in results["estimates"]:
-        ci = f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e["status"] == "ok" else ""
+        ci = f"[{number(e['ci_low'])}, {number(e['ci_high'])}]" if e["status"] == "ok" else ""
         status = e["status"] if not e["error"] else f"{e['status']}: {e['error']}"
         if not e["error"] and (e.get("details") or {}).get("warning"):  # e.g. a weak instrument
             status = f"{status}; {e['details']['warning']}"
-        rows.append([e["estimator"], e["estimand"].upper(), _fmt(e["ate"]), ci, _fmt(e["p_value"], 3),
+        rows.append([e["estimator"], e["estimand"].upper(), number(e["ate"]), ci, number(e["p_value"], 3),
                      f"{e['n']:,}", f"{e['seconds']:.2f}", status[:90]])
     naive = results["naive"]
-    rows.append(["naive difference", "-", _fmt(naive["ate"]), f"[{_fmt(naive['ci_low'])}, {_fmt(naive['ci_high'])}]",
-                 _fmt(naive["p_value"], 3), f"{naive['n']:,}", "", "unadjusted"])
+    rows.append(["naive difference", "-", number(naive["ate"]), f"[{number(naive['ci_low'])}, {number(naive['ci_high'])}]",
+                 number(naive["p_value"], 3), f"{naive['n']:,}", "", "unadjusted"])
     truth = results.get("truth")
     estimand = results["spec"]["estimand"]
     if truth and truth.get(estimand) is not None:
-        rows.append(["known truth", estimand.upper(), _fmt(float(truth[estimand])), "", "", "", "", "from the generator"])
+        rows.append(["known truth", estimand.upper(), number(float(truth[estimand])), "", "", "", "", "from the generator"])
     return rows
 
 

@@ -16,19 +16,9 @@ _SHORT = 12  # characters of the sha256 shown in text output
 
 
 def _read_data(path: str):
-    import pandas as pd
+    from tasks.data.snapshot import read_table
 
-    from whyflow.errors import DataError
-
-    file = Path(path)
-    if file.suffix.lower() not in (".parquet", ".csv"):
-        raise DataError(f"data file {path!r} must end in .parquet or .csv")
-    if not file.is_file():
-        raise DataError(f"data file {path!r} not found")
-    try:
-        return pd.read_parquet(file) if file.suffix.lower() == ".parquet" else pd.read_csv(file)
-    except Exception as exc:
-        raise DataError(f"data file {path!r} could not be read: {str(exc).splitlines()[0][:200]}") from None
+    return read_table(Path(path), f"data file {path!r}")
 
 
 def _graph(path: str, data=None, **roles):

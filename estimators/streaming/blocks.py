@@ -13,12 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from functools import cached_property
 from functools import reduce
-from typing import Callable, Iterable, Iterator, Protocol
+from typing import Callable, Iterable, Protocol
 
 import numpy as np
 import pandas as pd
 
-from estimators.base import CausalData
 
 __all__ = ["Block", "Layout", "Engine", "FrameDesign", "fold_of", "unit_hash", "combine", "reduce_stats", "solve_spd",
            "keep_tail"]

@@ -13,10 +13,10 @@ from functools import partial
 
 import numpy as np
 
-from estimators.streaming.passes import (StreamRequest, _final, _irls, _Logit, _pass1, _support_count)
+from estimators.streaming.passes import (StreamRequest, final_pass, irls_pass, LogitModel, first_pass, support_count_pass)
 from estimators.streaming.blocks import Engine, solve_spd
 
-__all__ = ["run_streaming"]
+__all__ = ["run_streaming", "aipw_result", "dml_result", "naive_result", "segment_effects", "target_mean"]
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def _inverse(G: np.ndarray) -> np.ndarray:
     return np.linalg.pinv(G / np.outer(d, d)) / np.outer(d, d)
 
 
-def _logit_model(S: np.ndarray, fold: int, p: int, ridge: float) -> _Logit:
+def _logit_model(S: np.ndarray, fold: int, p: int, ridge: float) -> LogitModel:
     n = S[0, 0]
     mean = S[0, 1:p + 1] / n
     second = np.diag(S)[1:p + 1] / n
@@ -38,7 +38,7 @@ def _logit_model(S: np.ndarray, fold: int, p: int, ridge: float) -> _Logit:
     tbar = S[0, p + 1] / n
     beta = np.zeros(1 + int(keep.sum()))
     beta[0] = math.log((tbar + 1e-9) / (1 - tbar + 1e-9))
-    return _Logit(fold, mean[keep], np.sqrt(var[keep]), keep, penalty, beta)
+    return LogitModel(fold, mean[keep], np.sqrt(var[keep]), keep, penalty, beta)
 
 
 def _warm_start(fold: int, sample, p: int, ridge: float) -> np.ndarray:
@@ -62,7 +62,7 @@ def _warm_start(fold: int, sample, p: int, ridge: float) -> np.ndarray:
     return model.to_raw() @ beta
 
 
-def _first_step(models: list[_Logit], gammas: np.ndarray, s1: dict, tol: float) -> float:
+def _first_step(models: list[LogitModel], gammas: np.ndarray, s1: dict, tol: float) -> float:
     """The Newton step from the warm start, with the gradient and Hessian summed in pass 1."""
     largest = 0.0
     for i, m in enumerate(models):
@@ -80,7 +80,7 @@ def _both(b, first, second) -> dict:
     return first(b) | (second(b) if second is not None else {})
 
 
-def _fit_logits(engine: Engine, models: list[_Logit], req: StreamRequest, lr_beta, final,
+def _fit_logits(engine: Engine, models: list[LogitModel], req: StreamRequest, lr_beta, final,
                 last_step: float) -> tuple[int, dict, dict | None]:
     """Newton passes for every logistic model (and the regression's HC1 meat). Once the last step
     was below 1e-4 the next step will be below the tolerance (Newton converges quadratically), so
@@ -93,7 +93,7 @@ def _fit_logits(engine: Engine, models: list[_Logit], req: StreamRequest, lr_bet
         # Close to the optimum the Hessian no longer changes within the tolerance: the last passes
         # reuse it (a chord step; the fixed point, and so the estimate, is the same) and skip its cost.
         fresh = last_step > 1e-6
-        irls = partial(_irls, models=models, lr_beta=lr_beta if lr_meat is None else None, hessian=fresh)
+        irls = partial(irls_pass, models=models, lr_beta=lr_beta if lr_meat is None else None, hessian=fresh)
         stats = engine.map_reduce(partial(_both, first=irls, second=final(models) if speculate else None))
         passes += 1
         lr_meat = stats.get("lr_meat", lr_meat)
@@ -114,7 +114,7 @@ def _fit_logits(engine: Engine, models: list[_Logit], req: StreamRequest, lr_bet
     return passes, {"lr_meat": lr_meat}, None
 
 
-def _segments(levels, stats, coef_fn) -> dict[str, list[dict]]:
+def segment_effects(levels, stats, coef_fn) -> dict[str, list[dict]]:
     table = {}
     for name, labels in levels.items():
         counts = stats[f"seg_n:{name}"].sum(axis=1)
@@ -128,7 +128,7 @@ def _segments(levels, stats, coef_fn) -> dict[str, list[dict]]:
     return table
 
 
-def _target_mean(s1: dict, n_arm: np.ndarray, estimand: str, binary: bool) -> np.ndarray:
+def target_mean(s1: dict, n_arm: np.ndarray, estimand: str, binary: bool) -> np.ndarray:
     xsum = s1["xsum"]
     if binary and xsum.shape[1] and estimand in ("att", "atc"):
         arm = 1 if estimand == "att" else 0
@@ -152,7 +152,7 @@ def _linear_regression(s1, lr_meat, n, p, target) -> dict:
     return {"value": value, "std_error": se, "effect": effect, "details": {"coefficients": k}}
 
 
-def _dml(stats, n, target) -> dict:
+def dml_result(stats, n, target) -> dict:
     A, b = stats["dml_A"], stats["dml_b"]
     r = A.shape[0]
     theta = solve_spd(A, b)
@@ -177,7 +177,7 @@ def _dr_inference(sums: np.ndarray, n: float) -> tuple[float, float]:
     return float(value), math.sqrt(max(mean_sq, 0.0) / n)
 
 
-def _aipw(stats, s1, n, levels) -> dict:
+def aipw_result(stats, s1, n, levels) -> dict:
     value, se = _dr_inference(stats["aipw"], n)
     table = {}
     for name, labels in levels.items():
@@ -213,7 +213,7 @@ def _overlap(engine, stats, G, models, req, p, n_arm, tails) -> tuple[dict, int]
         if exact:
             support = float((n - outside) / n)
         else:  # more units outside the support than the tail buffers hold: count them in one more pass
-            inside = engine.map_reduce(partial(_support_count, models=models, low=lo_b, high=hi_b))["inside"]
+            inside = engine.map_reduce(partial(support_count_pass, models=models, low=lo_b, high=hi_b))["inside"]
             support = float(sum(inside[a] for a in arms) / n)
             extra = 1
     means, variances = [], []
@@ -241,7 +241,7 @@ def _overlap(engine, stats, G, models, req, p, n_arm, tails) -> tuple[dict, int]
     }, extra
 
 
-def _naive(G, n_arm, binary, p) -> dict:
+def naive_result(G, n_arm, binary, p) -> dict:
     it, iy = p + 1, p + 2
     S = G.sum(axis=(0, 1))
     if not binary:
@@ -272,7 +272,7 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
     if model_folds:
         sample = engine.sample(req.sample_rows)
         gammas = np.column_stack([_warm_start(k, sample, p, req.ridge) for k in model_folds])
-    s1 = engine.map_reduce(partial(_pass1, folds=K, binary=binary, lr="linear_regression" in methods,
+    s1 = engine.map_reduce(partial(first_pass, folds=K, binary=binary, lr="linear_regression" in methods,
                                    levels=lay.segment_levels, gammas=gammas, model_folds=model_folds))
     G = s1["G"]
     n_arm = G[:, :, 0, 0].sum(axis=0)
@@ -300,24 +300,24 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
     wants_final = "linear_dml" in methods or "aipw" in methods or req.overlap
 
     def final(current):
-        return partial(_final, fit=fit, req=req, binary=binary, models=current, tails=tails)
+        return partial(final_pass, fit=fit, req=req, binary=binary, models=current, tails=tails)
 
     irls_passes, meat, stats = _fit_logits(engine, models, req, lr_beta, final if wants_final else None, last_step)
     lr_meat = meat["lr_meat"]
-    result: dict = {"n": int(n), "dropped": int(s1["dropped"]), "naive": _naive(G, n_arm, binary, p)}
+    result: dict = {"n": int(n), "dropped": int(s1["dropped"]), "naive": naive_result(G, n_arm, binary, p)}
     passes = 1 + irls_passes
     if wants_final and stats is None:
         stats = engine.map_reduce(final(models))
         passes += 1
-    target = _target_mean(s1, n_arm, req.estimand, binary)
+    target = target_mean(s1, n_arm, req.estimand, binary)
     for name, build in (("linear_regression", lambda: _linear_regression(s1, lr_meat, n, p, target)),
-                        ("linear_dml", lambda: _dml(stats, n, target))):
+                        ("linear_dml", lambda: dml_result(stats, n, target))):
         if name in methods:
             est = build()
-            est["segments"] = _segments(lay.segment_levels, s1, est.pop("effect"))
+            est["segments"] = segment_effects(lay.segment_levels, s1, est.pop("effect"))
             result[name] = est
     if "aipw" in methods:
-        result["aipw"] = _aipw(stats, s1, n, lay.segment_levels)
+        result["aipw"] = aipw_result(stats, s1, n, lay.segment_levels)
     if req.overlap:
         result["overlap"], extra = _overlap(engine, stats, G, models, req, p, n_arm, tails)
         passes += extra

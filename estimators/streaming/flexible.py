@@ -18,8 +18,9 @@ from functools import partial
 import numpy as np
 
 from estimators.nuisance import outcome_model, treatment_model
-from estimators.streaming.fit import _aipw, _dml, _naive, _segments, _target_mean, run_streaming
-from estimators.streaming.passes import StreamRequest, _dr_terms, _pass1
+from estimators.streaming.fit import aipw_result, dml_result, naive_result, segment_effects, target_mean, run_streaming
+from estimators.scores import dr_terms
+from estimators.streaming.passes import StreamRequest, first_pass
 from estimators.streaming.blocks import Block, Engine
 
 __all__ = ["run_flexible", "FLEXIBLE_METHODS", "NUISANCE_SAMPLE_ROWS", "is_flexible"]
@@ -94,8 +95,8 @@ def _cross_predict(b: Block, fitted: list, binary_proba: bool) -> np.ndarray:
 
 
 def _final_flexible(b: Block, models: dict, req: StreamRequest, binary: bool, folds: int, levels: dict) -> dict:
-    """The moments of pass 1 and the final-stage sums of stream_passes._final, from flexible predictions."""
-    out = _pass1(b, folds, binary, False, levels)
+    """The moments of pass 1 and the final-stage sums of stream_passes.final_pass, from flexible predictions."""
+    out = first_pass(b, folds, binary, False, levels)
     e = _cross_predict(b, models["t"], binary)
     if "linear_dml" in req.methods:
         yres, tres = b.y - _cross_predict(b, models["y"], False), b.t - e
@@ -108,7 +109,7 @@ def _final_flexible(b: Block, models: dict, req: StreamRequest, binary: bool, fo
         out["aipw_clipped"] = np.count_nonzero((e < req.clip) | (e > 1 - req.clip))
         e = np.clip(e, clip, 1 - clip)
         mu0, mu1 = _cross_predict(b, models["mu0"], False), _cross_predict(b, models["mu1"], False)
-        raw, d = _dr_terms(b.y, b.t, mu0, mu1, e, req.estimand)
+        raw, d = dr_terms(b.y, b.t, mu0, mu1, e, req.estimand)
         terms = np.stack([raw, raw**2, raw * d, d, d * d], axis=1)
         out["aipw"] = terms.sum(axis=0)
         for name, codes in b.seg.items():
@@ -139,7 +140,7 @@ def run_flexible(engine: Engine, req: StreamRequest, outcome: str, propensity: s
     n = float(n_arm.sum())
     result.setdefault("n", int(n))
     result.setdefault("dropped", int(stats["dropped"]))
-    result.setdefault("naive", _naive(G, n_arm, binary, len(lay.w_names)))
+    result.setdefault("naive", naive_result(G, n_arm, binary, len(lay.w_names)))
     result["passes"] += passes + 1
     record = {"nuisance": {"outcome": outcome, "propensity": propensity},
               "nuisance_sample": {"rows": int(sample["y"].size), "requested_rows": int(sample_rows),
@@ -148,12 +149,12 @@ def run_flexible(engine: Engine, req: StreamRequest, outcome: str, propensity: s
                                             "outside that fold, n_jobs=1"},
               "final_stage": f"over all {int(n):,} rows, each predicted by its out-of-fold models"}
     if "linear_dml" in methods:
-        est = _dml(stats, n, _target_mean(stats, n_arm, req.estimand, binary))
-        est["segments"] = _segments(lay.segment_levels, stats, est.pop("effect"))
+        est = dml_result(stats, n, target_mean(stats, n_arm, req.estimand, binary))
+        est["segments"] = segment_effects(lay.segment_levels, stats, est.pop("effect"))
         est["details"] |= record
         result["linear_dml"] = est
     if "aipw" in methods:
-        est = _aipw(stats, stats, n, lay.segment_levels)
+        est = aipw_result(stats, stats, n, lay.segment_levels)
         est["details"] |= record
         result["aipw"] = est
     return result

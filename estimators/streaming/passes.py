@@ -20,9 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit
 
+from estimators.scores import dr_terms, estimand_weights
 from estimators.streaming.blocks import Block
 
-__all__ = ["StreamRequest", "STREAMING_METHODS"]
+__all__ = ["StreamRequest", "STREAMING_METHODS", "LogitModel", "first_pass", "irls_pass", "final_pass",
+           "support_count_pass"]
 
 STREAMING_METHODS = ("linear_regression", "linear_dml", "aipw")
 
@@ -43,7 +45,7 @@ class StreamRequest:
 
 
 @dataclass
-class _Logit:
+class LogitModel:
     """One logistic model: trained on the rows outside `fold` (all rows when fold is -1)."""
 
     fold: int
@@ -111,7 +113,7 @@ def _segment_sums(b: Block, levels: dict[str, list[str]], binary: bool) -> dict:
     return out
 
 
-def _pass1(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: np.ndarray | None = None,
+def first_pass(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: np.ndarray | None = None,
            model_folds: tuple[int, ...] = ()) -> dict:
     """Moments, and the first Newton step's raw gradient and Hessian of every logistic model at its
     warm-start coefficients (raw design), so that step needs no pass of its own."""
@@ -127,11 +129,11 @@ def _pass1(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: n
     return out
 
 
-def _logits(b: Block, models: list[_Logit]) -> np.ndarray:
+def _logits(b: Block, models: list[LogitModel]) -> np.ndarray:
     return b.U @ np.column_stack([m.to_raw() @ m.beta for m in models])
 
 
-def _irls(b: Block, models: list[_Logit], lr_beta: np.ndarray | None, hessian: bool = True) -> dict:
+def irls_pass(b: Block, models: list[LogitModel], lr_beta: np.ndarray | None, hessian: bool = True) -> dict:
     """Gradient and Hessian of every logistic model at its current coefficients, in one sweep:
     logits of all models from the shared raw design, raw cross-products, then each model's
     standardisation applied to the small matrices."""
@@ -155,7 +157,7 @@ def _irls(b: Block, models: list[_Logit], lr_beta: np.ndarray | None, hessian: b
     return out
 
 
-def _propensity(b: Block, models: list[_Logit], per_fold: bool) -> np.ndarray:
+def _propensity(b: Block, models: list[LogitModel], per_fold: bool) -> np.ndarray:
     """Propensity of each row: its out-of-fold model (per_fold; models 0..K-1 are the fold models)
     or the full-sample model (always the last)."""
     if not per_fold:
@@ -171,25 +173,7 @@ def _by_fold(b: Block, coefs: np.ndarray) -> np.ndarray:
     return fitted[np.arange(b.n), b.fold.astype(np.int64)]
 
 
-def _dr_terms(y, t, mu0, mu1, e, estimand: str) -> tuple[np.ndarray, np.ndarray]:
-    """Doubly robust score numerator and the weight it is averaged over (estimate = sum raw / sum d):
-    the ATE's efficient score, and Hahn's (1998) ATT/ATC scores, as estimators/aipw.py."""
-    if estimand == "att":
-        return t * (y - mu0) - (1 - t) * e / (1 - e) * (y - mu0), t
-    if estimand == "atc":
-        return (1 - t) * (mu1 - y) + t * (1 - e) / e * (y - mu1), 1 - t
-    return mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e), np.ones_like(y)
-
-
-def _weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
-    if estimand == "att":
-        return np.where(t == 1, 1.0, e / (1 - e))
-    if estimand == "atc":
-        return np.where(t == 1, (1 - e) / e, 1.0)
-    return np.where(t == 1, 1 / e, 1 / (1 - e))
-
-
-def _final(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[_Logit], tails: int) -> dict:
+def final_pass(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[LogitModel], tails: int) -> dict:
     out: dict = {}
     arm = _arm(b, binary)
     if "linear_dml" in req.methods:
@@ -206,7 +190,7 @@ def _final(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[_
         clip = max(req.clip, 1e-9)
         out["aipw_clipped"] = np.count_nonzero((e < req.clip) | (e > 1 - req.clip))
         e = np.clip(e, clip, 1 - clip)
-        raw, d = _dr_terms(b.y, b.t, _by_fold(b, fit["mu0"]), _by_fold(b, fit["mu1"]), e, req.estimand)
+        raw, d = dr_terms(b.y, b.t, _by_fold(b, fit["mu0"]), _by_fold(b, fit["mu1"]), e, req.estimand)
         terms = np.stack([raw, raw**2, raw * d, d, d * d], axis=1)
         out["aipw"] = terms.sum(axis=0)
         for name, codes in b.seg.items():
@@ -214,7 +198,7 @@ def _final(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[_
             out[f"aipw_seg:{name}"] = np.stack([np.bincount(codes, weights=col, minlength=size) for col in terms.T],
                                                axis=1)
     if req.overlap:
-        e, w = full_e, _weights(b.t, full_e, req.estimand)
+        e, w = full_e, estimand_weights(b.t, full_e, req.estimand)
         edges = np.linspace(0.0, 1.0, req.bins + 1)
         for a in (0, 1):
             ea, wa = e[arm == a], w[arm == a]
@@ -230,7 +214,7 @@ def _final(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[_
     return out
 
 
-def _support_count(b: Block, models: list[_Logit], low: float, high: float) -> dict:
+def support_count_pass(b: Block, models: list[LogitModel], low: float, high: float) -> dict:
     e = _propensity(b, models, False)
     inside = (e >= low) & (e <= high)
     return {"inside": np.array([np.count_nonzero(inside & (b.t == a)) for a in (0, 1)])}  # per arm

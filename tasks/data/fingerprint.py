@@ -16,29 +16,17 @@ snapshot step writes under the project and records where the data came from.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
 
-from tasks.data.snapshot import Snapshot, fetch_snapshot, file_md5, snapshot_data
+from tasks.data.snapshot import Snapshot, SnapshotRecord, fetch_snapshot, file_md5, snapshot_data
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["SnapshotRecord", "source_fingerprint", "frame_fingerprint", "snapshot_cache_key", "snapshot_record",
+__all__ = ["source_fingerprint", "frame_fingerprint", "snapshot_cache_key", "snapshot_record",
            "snapshot_from_record"]
-
-
-@dataclass(frozen=True)
-class SnapshotRecord:
-    """What the snapshot step's cache keeps: the snapshot's identity, not its rows."""
-
-    md5: str
-    path: str
-    rows: int
-    schema: dict[str, str]
-    source: str
-    remote: str
 
 
 def _path_fingerprint(path: Path) -> str:
@@ -79,8 +67,7 @@ def snapshot_cache_key(spec: AnalysisSpec, frame: pd.DataFrame | None = None) ->
 def snapshot_record(frame: pd.DataFrame, spec: AnalysisSpec) -> SnapshotRecord:
     """Snapshot the frame (Parquet + DVC) and return what identifies the snapshot."""
     snap = snapshot_data(frame, spec)
-    return SnapshotRecord(md5=snap.md5, path=str(snap.path), rows=snap.rows, schema=dict(snap.schema),
-                          source=snap.source, remote=snap.remote)
+    return snap.record()
 
 
 def snapshot_from_record(record: SnapshotRecord | dict, spec: AnalysisSpec) -> Snapshot:
@@ -91,6 +78,6 @@ def snapshot_from_record(record: SnapshotRecord | dict, spec: AnalysisSpec) -> S
     if not path.is_file() or file_md5(path) != fields["md5"]:
         path = fetch_snapshot(fields["md5"], spec.base_dir)
     frame = pd.read_parquet(path)
-    return Snapshot(md5=fields["md5"], path=path, rows=len(frame),
+    return Snapshot(md5=fields["md5"], path=str(path), rows=len(frame),
                     schema={column: str(dtype) for column, dtype in frame.dtypes.items()},
                     source=fields["source"], remote=fields["remote"], frame=frame)

@@ -20,21 +20,32 @@ import pandas as pd
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec, SqlSource
 
-__all__ = ["Snapshot", "read_source", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot",
+__all__ = ["Snapshot", "SnapshotRecord", "read_source", "read_table", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot",
            "dataset_md5", "snapshot_dataset", "write_sql_dataset"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class SnapshotRecord:
+    """A snapshot's identity, not its rows: what the snapshot cache keeps (flows/snapshot_cache.py)."""
+
     md5: str
-    path: Path
+    path: str
     rows: int
     schema: dict[str, str]
     source: str
     remote: str
+
+
+@dataclass(frozen=True)
+class Snapshot(SnapshotRecord):
+    """The identity and the rows."""
+
     frame: pd.DataFrame = field(repr=False, compare=False)
+
+    def record(self) -> SnapshotRecord:
+        return SnapshotRecord(**{k: getattr(self, k) for k in SnapshotRecord.__dataclass_fields__})
 
 
 def file_md5(path: Path) -> str:
@@ -81,15 +92,21 @@ def read_source(spec: AnalysisSpec) -> pd.DataFrame:
     if is_dataset_path(spec.data.path):  # a partitioned dataset small enough for memory
         source = open_source(spec)
         return pd.concat([pd.read_parquet(f) for f in source.files], ignore_index=True)
+    return read_table(path, f"analysis '{spec.name}': data file {spec.data.path!r}")
+
+
+def read_table(path: Path, what: str) -> pd.DataFrame:
+    """A Parquet or CSV file as a DataFrame; DataError in one line starting with `what` when it is
+    missing, of another kind, or unreadable."""
+    if path.suffix.lower() not in (".parquet", ".csv"):
+        raise DataError(f"{what} must end in .parquet or .csv")
     if not path.is_file():
-        raise DataError(f"analysis '{spec.name}': data file {spec.data.path!r} not found")
+        raise DataError(f"{what} not found")
     try:
-        if path.suffix.lower() == ".parquet":
-            return pd.read_parquet(path)
-        return pd.read_csv(path)
+        return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
     except Exception as exc:
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise DataError(f"analysis '{spec.name}': data file {spec.data.path!r} could not be read: {reason}") from None
+        raise DataError(f"{what} could not be read: {reason}") from None
 
 
 def _dvc_repo(base_dir: Path):
@@ -161,7 +178,7 @@ def _stored(path: Path, md5: str, spec: AnalysisSpec) -> Snapshot:
     # Downstream steps use the frame as stored, so a reproduction from DVC sees the same values.
     stored = pd.read_parquet(path)
     log.info("snapshot %s: %d rows, stored in DVC cache and remote %r", md5, len(stored), remote)
-    return Snapshot(md5=md5, path=path, rows=len(stored),
+    return Snapshot(md5=md5, path=str(path), rows=len(stored),
                     schema={column: str(dtype) for column, dtype in stored.dtypes.items()},
                     source=spec.data.describe(), remote=remote, frame=stored)
 
@@ -233,7 +250,7 @@ def snapshot_dataset(source, spec: AnalysisSpec) -> Snapshot:
         repo.close()
     log.info("dataset %s: %d files, %d rows, in DVC cache (hardlinks) and remote %r", md5, len(entries),
              source.rows, remote.name)
-    return Snapshot(md5=md5, path=source.root, rows=source.rows, schema=dict(source.schema),
+    return Snapshot(md5=md5, path=str(source.root), rows=source.rows, schema=dict(source.schema),
                     source=spec.data.describe(), remote=remote.name, frame=pd.DataFrame(columns=list(source.schema)))
 
 

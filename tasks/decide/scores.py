@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from estimators.aipw import cross_fit_nuisances, dr_scores
+from estimators.aipw import cross_fit_nuisances
+from estimators.scores import dr_scores
 from estimators.base import CausalData
 from estimators.nuisance import OUTCOME_MODELS, PROPENSITY_MODELS
 

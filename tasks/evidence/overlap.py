@@ -17,6 +17,7 @@ import numpy as np
 
 from estimators.base import CausalData
 from estimators.propensity import propensity_scores
+from estimators.scores import estimand_weights
 from whyflow.spec import Gates, OverlapOptions
 
 __all__ = ["OverlapReport", "check_overlap", "overlap_failures", "standardized_differences", "variance_ratios",
@@ -140,12 +141,6 @@ def trim_mask(e: np.ndarray, trim) -> tuple[np.ndarray, tuple[float, float] | No
     return (e >= low) & (e <= high), (float(low), float(high))
 
 
-def _estimand_weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
-    return {"ate": lambda: np.where(t == 1, 1 / e, 1 / (1 - e)),
-            "att": lambda: np.where(t == 1, 1.0, e / (1 - e)),
-            "atc": lambda: np.where(t == 1, (1 - e) / e, 1.0)}[estimand]()
-
-
 def _named(names: list[str], values: np.ndarray) -> dict[str, float]:
     return {n: float(v) for n, v in zip(names, values)}
 
@@ -178,7 +173,7 @@ def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptio
         from whyflow.errors import GateFailed
 
         raise GateFailed(f"overlap gate failed: trimming {options.trim!r} leaves no treated or no control units")
-    weights = _estimand_weights(tk, ek, estimand)
+    weights = estimand_weights(tk, ek, estimand)
     before, after = standardized_differences(data.covariates, t), standardized_differences(Wk, tk, weights)
     edges = np.linspace(0.0, 1.0, bins + 1)
     report = OverlapReport(

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from whyflow.format import number
 from tasks.report import plots
 
 __all__ = ["render_report", "headline", "verdict", "extra_plots", "SECTIONS"]
@@ -26,15 +27,7 @@ SECTIONS = {"answer": "The answer", "graph": "Causal graph", "data": "Data and q
 
 
 def _num(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        return f"{value:.{digits}g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return html.escape(str(value))
+    return html.escape(number(value, digits))
 
 
 def _pct(value: float | None) -> str:

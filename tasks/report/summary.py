@@ -7,18 +7,12 @@ import os
 from typing import Any
 from urllib.parse import quote
 
+from whyflow.format import number
+
 __all__ = ["mlflow_ui_url", "mlflow_run_url", "mlflow_artifact_url", "run_summary_markdown",
            "failure_summary_markdown", "reproduce_summary_markdown", "DEFAULT_MLFLOW_UI"]
 
 DEFAULT_MLFLOW_UI = "http://127.0.0.1:5000"  # where `mlflow ui` listens by default
-
-
-def _fmt(value: Any, digits: int = 4) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
 
 
 def _cell(text: Any) -> str:
@@ -59,15 +53,15 @@ def _gate_rows(results: dict) -> list[list[Any]]:
     overlap = results.get("overlap")
     if overlap:
         cs, smd = overlap["common_support"], overlap["max_smd_after"]
-        rows.append(["common support", f">= {_fmt(gates.get('min_common_support'))}", _fmt(cs),
+        rows.append(["common support", f">= {number(gates.get('min_common_support'))}", number(cs),
                      "pass" if cs >= gates.get("min_common_support", 0.0) else "FAIL"])
-        rows.append(["max SMD after weighting", f"<= {_fmt(gates.get('max_smd_after_weighting'))}", _fmt(smd),
+        rows.append(["max SMD after weighting", f"<= {number(gates.get('max_smd_after_weighting'))}", number(smd),
                      "pass" if smd <= gates.get("max_smd_after_weighting", math.inf) else "FAIL"])
     tested = results.get("graph_tests")
     if tested:
         floor = gates.get("min_graph_pass_share")
         verdict = "reported" if floor is None else ("pass" if tested["pass_share"] >= floor else "FAIL")
-        rows.append(["graph's implied independences", "not gated" if floor is None else f">= {_fmt(floor)}",
+        rows.append(["graph's implied independences", "not gated" if floor is None else f">= {number(floor)}",
                      f"{tested['violated']} of {tested['implied']} rejected", verdict])
     return rows
 
@@ -78,29 +72,29 @@ def run_summary_markdown(results: dict, run_id: str, run_url: str | None = None,
     spec = results.get("spec", {})
     title = f"# {results['analysis']}: effect of {spec.get('treatment', '?')} on {spec.get('outcome', '?')}"
     lines = [title, ""]
-    rows = [[e["estimator"], e["estimand"].upper(), _fmt(e["ate"]),
-             f"[{_fmt(e['ci_low'])}, {_fmt(e['ci_high'])}]" if e["status"] == "ok" else "",
-             _fmt(e["p_value"], 3), e["status"] if not e.get("error") else f"{e['status']}: {e['error'][:80]}"]
+    rows = [[e["estimator"], e["estimand"].upper(), number(e["ate"]),
+             f"[{number(e['ci_low'])}, {number(e['ci_high'])}]" if e["status"] == "ok" else "",
+             number(e["p_value"], 3), e["status"] if not e.get("error") else f"{e['status']}: {e['error'][:80]}"]
             for e in results.get("estimates", [])]
     naive = results.get("naive")
     if naive:
-        rows.append(["naive difference", "-", _fmt(naive["ate"]), f"[{_fmt(naive['ci_low'])}, {_fmt(naive['ci_high'])}]",
-                     _fmt(naive["p_value"], 3), "unadjusted"])
+        rows.append(["naive difference", "-", number(naive["ate"]), f"[{number(naive['ci_low'])}, {number(naive['ci_high'])}]",
+                     number(naive["p_value"], 3), "unadjusted"])
     truth = (results.get("truth") or {}).get(spec.get("estimand", "ate"))
     if truth is not None:
-        rows.append(["known truth", spec.get("estimand", "ate").upper(), _fmt(float(truth)), "", "", "from the generator"])
+        rows.append(["known truth", spec.get("estimand", "ate").upper(), number(float(truth)), "", "", "from the generator"])
     lines += ["## Estimates", "", *_table(["estimator", "estimand", "estimate", "95% CI", "p", "status"], rows), ""]
     lines += ["## Gates", "", *_table(["gate", "threshold", "observed", "verdict"], _gate_rows(results)), ""]
     refutations = results.get("refutations", [])
     if refutations:
         lines += ["## Refutations", "", *_table(
             ["refuter", "estimator", "new effect", "p", "verdict"],
-            [[r["refuter"], r["estimator"], _fmt(r.get("new_effect")), _fmt(r["p_value"], 3),
+            [[r["refuter"], r["estimator"], number(r.get("new_effect")), number(r["p_value"], 3),
               "survived" if r["passed"] else ("refuted" if r["passed"] is False else r["status"])]
              for r in refutations]), ""]
         lines += [f"Survived every refuter: {', '.join(results.get('survivors', [])) or 'none'}", ""]
     versions = results.get("versions", {})
-    lines += ["## Versions", "", *_table(["what", "value"], [[k, _fmt(v)] for k, v in versions.items()]), ""]
+    lines += ["## Versions", "", *_table(["what", "value"], [[k, number(v)] for k, v in versions.items()]), ""]
     lines += ["## Links", "", *_links(run_id, run_url, report_url, report_path)]
     return "\n".join(lines) + "\n"
 
@@ -129,7 +123,7 @@ def reproduce_summary_markdown(report: dict, run_url: str | None = None) -> str:
     verdict = ("reproduced exactly" if not differences else f"{len(differences)} difference(s)")
     lines = [f"# reproduction of {report['original']}: {verdict}", "",
              f"Compared metrics (timings aside): {report.get('compared_metrics', 0)}; "
-             f"environment matches: {_fmt(report.get('environment_matches'))}", ""]
+             f"environment matches: {number(report.get('environment_matches'))}", ""]
     if differences:
         lines += _table(["what", "original", "reproduced"], [[d["key"], d["original"], d["reproduced"]] for d in differences])
         lines.append("")

@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from estimators import get
-from estimators.aipw import cross_fit_nuisances, dr_scores
+from estimators.aipw import cross_fit_nuisances
+from estimators.scores import dr_scores
 from estimators.base import CausalData
 from estimators.propensity import propensity_scores
 

@@ -1,0 +1,39 @@
+"""Score functions the in-memory and streaming estimators share: the doubly robust score and the
+weights that make each arm represent the estimand's population."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["dr_terms", "dr_scores", "estimand_weights"]
+
+
+def dr_terms(y, t, mu0, mu1, e, estimand: str) -> tuple[np.ndarray, np.ndarray]:
+    """Doubly robust score numerator and the weight it is averaged over (estimate = sum raw / sum d):
+    the ATE's efficient score (Robins, Rotnitzky & Zhao 1994) and Hahn's (1998) ATT/ATC scores.
+    Sums of these are what the streaming passes accumulate."""
+    if estimand == "att":
+        return t * (y - mu0) - (1 - t) * e / (1 - e) * (y - mu0), t
+    if estimand == "atc":
+        return (1 - t) * (mu1 - y) + t * (1 - e) / e * (y - mu1), 1 - t
+    return mu1 - mu0 + t * (y - mu1) / e - (1 - t) * (y - mu0) / (1 - e), np.ones_like(y)
+
+
+def dr_scores(y, t, mu0, mu1, e, estimand: str) -> tuple[float, np.ndarray]:
+    """Point estimate and per-row influence-function values (mean zero) for ATE, ATT or ATC."""
+    raw, d = dr_terms(y, t, mu0, mu1, e, estimand)
+    if estimand == "ate":
+        value = float(raw.mean())
+        return value, raw - value
+    value = float(raw.sum() / d.sum())
+    return value, (raw - d * value) / d.mean()
+
+
+def estimand_weights(t: np.ndarray, e: np.ndarray, estimand: str) -> np.ndarray:
+    """Inverse-propensity weights for the estimand: both arms to the whole sample (ATE), the controls
+    to the treated (ATT) or the treated to the controls (ATC)."""
+    if estimand == "att":
+        return np.where(t == 1, 1.0, e / (1 - e))
+    if estimand == "atc":
+        return np.where(t == 1, (1 - e) / e, 1.0)
+    return np.where(t == 1, 1 / e, 1 / (1 - e))
