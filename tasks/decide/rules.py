@@ -15,7 +15,7 @@ import numpy as np
 
 from tasks.decide.features import DecisionFeatures, describe_path
 
-__all__ = ["PolicyTreeRule", "fit_policy_tree", "threshold_decisions", "tree_rule_in_words"]
+__all__ = ["PolicyTreeRule", "fit_policy_tree", "threshold_decisions", "tree_rule_in_words", "summarise_decisions"]
 
 # bisection steps on the shadow price of the budget: 2^-20 of the range is far below any real cost
 _BUDGET_STEPS = 20
@@ -84,9 +84,10 @@ def _pure_action(tree_, node: int) -> int | None:
     return a if a is not None and a == b else None
 
 
-def tree_rule_in_words(rule: PolicyTreeRule, features: DecisionFeatures) -> list[str]:
-    """The groups the tree treats, one phrase each (sibling leaves with one action merged)."""
-    tree_ = rule.tree.tree_
+def tree_rule_in_words(tree, features: DecisionFeatures) -> list[str]:
+    """The groups a fitted tree (a PolicyTree, or a classifier of treat / do not treat) treats, one
+    phrase each (sibling leaves with one action merged)."""
+    tree_ = tree.tree_
     paths, stack = [], [(0, [])]
     while stack:
         node, path = stack.pop()
@@ -119,3 +120,16 @@ def _one_categorical_set(paths: list, features: DecisionFeatures) -> str | None:
         allowed |= levels
     ordered = [lvl for lvl in known if lvl in allowed]
     return f"{name} = {ordered[0]}" if len(ordered) == 1 else f"{name} in {{{', '.join(ordered)}}}"
+
+
+def summarise_decisions(treat: np.ndarray, features: DecisionFeatures, *, depth: int, seed: int) -> dict:
+    """A shallow tree that mimics per-row decisions (a thresholded CATE), so they can be said in words;
+    fidelity is the share of rows where the words and the decisions agree."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    if treat.all() or not treat.any():
+        return {"groups": ["all units"] if treat.all() else [], "fidelity": 1.0}
+    mimic = DecisionTreeClassifier(max_depth=depth, min_samples_leaf=max(20, treat.size // 100), random_state=seed)
+    mimic.fit(features.matrix, treat)
+    return {"groups": tree_rule_in_words(mimic, features),
+            "fidelity": float((mimic.predict(features.matrix) == treat).mean())}

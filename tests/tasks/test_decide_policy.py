@@ -143,3 +143,9 @@ def test_plots_are_written(graded, report, tmp_path):
              who_responds_plot(report.effect_tree, tmp_path / "who.png", cost=1.5)]
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_recommendation_reads_in_the_campaigns_words(report):
+    words = report.describe(action="send the coupon to", units="users", outcome="GMV")
+    assert words.startswith("send the coupon to users ") and " GMV per user [" in words and ", ROI " in words
+    assert report.recommendation.startswith("treat units ")
