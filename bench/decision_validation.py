@@ -74,7 +74,7 @@ def graded_replication(seed: int, slope: float = 2.0) -> dict:
     linear = validation["dr_linear"]
     return {"kind": kind, "population_gain": population_gain, "sample_gain": sample_gain,
             "sample_oracle": float(np.maximum(case.tau - COST, 0).mean()),
-            "estimate": value.estimate, "ci_low": value.ci_low, "ci_high": value.ci_high,
+            "estimate": value.estimate, "ci_low": value.ci_low, "ci_high": value.ci_high, "std_error": value.std_error,
             "covers_sample": value.ci_low <= sample_gain <= value.ci_high,
             "covers_population": value.ci_low <= population_gain <= value.ci_high,
             "treat_all_true": float((tau_pop - COST).mean()),
@@ -121,9 +121,15 @@ def _mean(values) -> str:
     return f"{values.mean():.3f} ({values.std(ddof=1) / math.sqrt(values.size):.3f})"
 
 
+def _spread(rows) -> float:
+    errors = np.array([r["estimate"] - r["sample_gain"] for r in rows])
+    return float(errors.std(ddof=1) / np.mean([r["std_error"] for r in rows]))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--replications", type=int, default=200)
+    parser.add_argument("--constant-replications", type=int, default=200)
     parser.add_argument("--coupon-replications", type=int, default=20)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "decision-validation.md")
@@ -132,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     base = np.random.SeedSequence(20261124)
     seeds = [int(s.generate_state(1)[0]) for s in base.spawn(args.replications)]
     graded = map_processes(graded_replication, seeds, args.workers)
-    constant = map_processes(constant_replication, seeds, args.workers)
+    constant = map_processes(constant_replication, seeds[: args.constant_replications], args.workers)
     coupon = map_processes(coupon_replication, [618 + i for i in range(args.coupon_replications)], args.workers)
     oracle = oracle_value(slope=2.0, cost=COST)
     minutes = (time.perf_counter() - started) / 60
@@ -143,8 +149,9 @@ def main(argv: list[str] | None = None) -> int:
         f"- machine: 2 cores (x86_64, Python {sys.version.split()[0]}, one numeric thread per process, nice 10); "
         f"other agents shared the CPU; load average after {' '.join(f'{x:.2f}' for x in os.getloadavg())}",
         f"- command: `nice -n 10 .venv/bin/python bench/decision_validation.py --replications {args.replications} "
-        f"--coupon-replications {args.coupon_replications} --workers {args.workers}`",
-        f"- replications: {args.replications} graded and {args.replications} constant-effect samples of {ROWS:,} rows "
+        f"--constant-replications {args.constant_replications} --coupon-replications {args.coupon_replications} "
+        f"--workers {args.workers}`",
+        f"- replications: {args.replications} graded and {len(constant)} constant-effect samples of {ROWS:,} rows "
         f"(seeds from SeedSequence(20261124)); {args.coupon_replications} coupon_618 samples of 124,300 rows "
         f"(generator seeds 618..{617 + args.coupon_replications}); wall time {minutes:.1f} min",
         "- rates are shares of replications, with their Monte-Carlo standard error in brackets; means likewise",
@@ -161,6 +168,8 @@ def main(argv: list[str] | None = None) -> int:
         f"| 95% CI holds the reported decisions' true gain on the sample | {_rate(r['covers_sample'] for r in graded)} |",
         f"| 95% CI holds the refitted rule's true population gain | {_rate(r['covers_population'] for r in graded)} |",
         f"| mean estimate - mean true sample gain | {_mean(r['estimate'] - r['sample_gain'] for r in graded)} |",
+        f"| sd of (estimate - true sample gain) / mean reported SE | {_spread(graded):.3f} |",
+        f"| refitted rule's population gain - reported decisions' sample gain | {_mean(r['population_gain'] - r['sample_gain'] for r in graded)} |",
         f"| share treated | {_mean(r['share_treated'] for r in graded)} |",
         f"| BLP heterogeneity slope significant (dr_linear) | {_rate(r['blp_significant'] for r in graded)} |",
         f"| BLP slope (1 = calibrated) | {_mean(r['blp_slope'] for r in graded)} |",
