@@ -4,9 +4,11 @@ Plain functions (no Prefect, no MLflow), all resting on cross-fitted doubly robu
 `doubly_robust_scores` -> `cross_fit_cate` (out-of-fold CATE of any estimator with effect(X)) ->
 `validate_cate` (BLP, GATES, TOC/RATE) and `select_cate_model` (R-/DR-loss with the baselines) ->
 `decide` (the recommended targeting rule, its value, ROI and per-row policy) and
-`honest_effect_tree` (who responds). Plots in tasks.decide.plots.
+`honest_effect_tree` (who responds). Plots in tasks.decide.plots. `analyse_decision` runs them all
+for the flow and returns a `DecisionAnalysis` (JSON, metrics, plots).
 """
 
+from tasks.decide.analysis import DecisionAnalysis, analyse_decision
 from tasks.decide.features import DecisionFeatures, decision_features
 from tasks.decide.oof import DRLearnerOnScores, cross_fit_cate
 from tasks.decide.policy import METRIC_KEYS, DecisionReport, check_decision_inputs, decide
@@ -15,7 +17,7 @@ from tasks.decide.select import SELECTION_RULE, ModelSelection, select_cate_mode
 from tasks.decide.tree import EffectTree, honest_effect_tree
 from tasks.decide.validate import CateValidation, Interval, validate_cate
 
-__all__ = ["DRScores", "doubly_robust_scores", "cross_fit_cate", "DRLearnerOnScores", "validate_cate",
+__all__ = ["analyse_decision", "DecisionAnalysis", "DRScores", "doubly_robust_scores", "cross_fit_cate", "DRLearnerOnScores", "validate_cate",
            "CateValidation", "Interval", "select_cate_model", "ModelSelection", "SELECTION_RULE", "decide",
            "DecisionReport", "check_decision_inputs", "METRIC_KEYS", "honest_effect_tree", "EffectTree",
            "decision_features", "DecisionFeatures"]

@@ -169,7 +169,8 @@ def _cross_fitted_tree(found: DecisionFeatures, net: np.ndarray, labels: np.ndar
 def decide(frame_or_data: pd.DataFrame | CausalData, *, cate_oof: dict[str, np.ndarray] | None = None,
            scores: DRScores | None = None, cost: float | np.ndarray = 0.0, value_per_outcome: float = 1.0,
            budget_share: float | None = None, features: list[str] | None = None, categorical: list[str] = (),
-           max_depth: int = 2, folds: int = 5, seed: int = 0, nuisance: str = "linear") -> DecisionReport:
+           max_depth: int = 2, folds: int = 5, seed: int = 0, nuisance: str | tuple[str, str] = "linear"
+           ) -> DecisionReport:
     """Recommend a targeting rule: highest cross-fitted net value within the budget; see the module notes."""
     if isinstance(scores, DRScores):
         n = scores.n
@@ -178,6 +179,8 @@ def decide(frame_or_data: pd.DataFrame | CausalData, *, cate_oof: dict[str, np.n
     costs = check_decision_inputs(cost, value_per_outcome, budget_share, n)
     if not (isinstance(max_depth, int) and 1 <= max_depth <= 3):
         raise ValueError(f"`max_depth` must be 1, 2 or 3; got {max_depth!r}")
+    if not (isinstance(folds, int) and 2 <= folds <= 20):
+        raise ValueError(f"`folds` must be an integer in [2, 20]; got {folds!r}")
     tree_seed, fold_seed, effect_seed = (int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(3))
     scores, found = _resolve(frame_or_data, scores, features, categorical, folds, seed, nuisance)
     net = value_per_outcome * scores.gamma - costs

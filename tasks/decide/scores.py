@@ -2,7 +2,7 @@
 
 Gamma_i = mu1 - mu0 + T (Y - mu1) / e - (1 - T)(Y - mu0) / (1 - e), with mu0, mu1 and e fitted on
 K-1 folds and predicted on the held-out fold (Chernozhukov et al. 2018; the AIPW estimator's
-nuisances, estimators/aipw.py, are reused). Its mean is the AIPW ATE; E[Gamma | X] is the CATE, so
+nuisances, estimators/aipw.py, and the score, estimators/scores.py, are reused). Its mean is the AIPW ATE; E[Gamma | X] is the CATE, so
 the scores value any targeting rule and validate any CATE model without trusting that model.
 The propensity is clipped to [clip, 1 - clip] (default 0.01) so a few near-deterministic units do
 not dominate the scores; how many were clipped is reported.
@@ -19,6 +19,7 @@ from estimators.aipw import cross_fit_nuisances
 from estimators.scores import dr_scores
 from estimators.base import CausalData
 from estimators.nuisance import OUTCOME_MODELS, PROPENSITY_MODELS
+from estimators.scores import dr_terms
 
 __all__ = ["DRScores", "doubly_robust_scores", "nuisance_covariates", "fold_ids", "NUISANCE_KINDS"]
 
@@ -65,8 +66,8 @@ class DRScores:
         mu0, mu1, e = (np.asarray(a, dtype=float) for a in (mu0, mu1, propensity))
         clipped = int(((e < clip) | (e > 1 - clip)).sum())
         e = np.clip(e, clip, 1 - clip)
-        ate, centred = dr_scores(y, t, mu0, mu1, e, "ate")
-        return cls(gamma=centred + ate, mu0=mu0, mu1=mu1, propensity=e, y=y, t=t, folds=0, clip=clip,
+        gamma, _ = dr_terms(y, t, mu0, mu1, e, "ate")
+        return cls(gamma=gamma, mu0=mu0, mu1=mu1, propensity=e, y=y, t=t, folds=0, clip=clip,
                    clipped_units=clipped, nuisance={"outcome": "given", "propensity": "given"})
 
     def to_json(self) -> dict:

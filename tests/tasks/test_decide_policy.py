@@ -32,6 +32,7 @@ def report(graded):
     ({"features": ["x1", "income"]}, r"`features` must name columns of the data; got unknown feature 'income'"),
     ({"value_per_outcome": 0.0}, r"`value_per_outcome` must be a finite number > 0; got 0.0"),
     ({"max_depth": 5}, r"`max_depth` must be 1, 2 or 3; got 5"),
+    ({"folds": 1}, r"`folds` must be an integer in \[2, 20\]; got 1"),
 ])
 def test_each_bad_input_is_one_line_naming_it(graded, kwargs, message):
     case, scores, oof = graded
