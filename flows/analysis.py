@@ -15,7 +15,8 @@ from flows.stream_analysis import stream_analysis
 from tasks.evidence.overlap import overlap_failures
 from tasks.evidence.sensitivity import check_benchmark
 from tasks.graph.implications import graph_gate_failure
-from tasks.record.run import tracked_run
+from tasks.record.result import RunResult
+from tasks.record.run import known_truth, tracked_run
 from whyflow.parallel import default_workers, warm_up
 from whyflow.threads import single_threaded
 
@@ -66,9 +67,11 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
                                  workers=spec.workers or default_workers(), options=plan.options)
         sensitivity = (s.sensitivity_t(data, estimates, spec.sensitivity.benchmark, tuple(spec.sensitivity.multiples))
                        if plan.sensitivity else None)
-        outcome = s.record_t(spec, run_id, versions=versions, quality=checked, identification=identification,
-                             overlap=balance, estimates=estimates, naive=s.naive_t(data), refutations=refutations,
-                             cate=s.cate_t(estimates, data), graph=graph, graph_tests=tested,
-                             selection=plan.selection(), agreement=s.agreement_t(estimates), sensitivity=sensitivity)
+        result = RunResult(analysis=spec.name, versions=versions, spec=spec.content(), quality=checked,
+                           identification=identification, estimates=estimates, naive=s.naive_t(data),
+                           selection=plan.selection(), truth=known_truth(spec), cate_by_segment=s.cate_t(estimates, data),
+                           overlap=balance, refutations=refutations, graph_tests=tested,
+                           agreement=s.agreement_t(estimates), sensitivity=sensitivity)
+        outcome = s.record_t(spec, run_id, result, graph)
     publish_run(spec.base_dir, spec.name, outcome.run_id, outcome.results, str(outcome.results_dir))
     return {"run_id": outcome.run_id, "results_dir": str(outcome.results_dir), "results": outcome.results}

@@ -4,95 +4,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import sys
-
-from whyflow.format import number
 
 __all__ = ["main"]
 
 
-def _summary_rows(results: dict) -> list[list[str]]:
-    rows = []
-    for e in results["estimates"]:
-        ci = f"[{number(e['ci_low'])}, {number(e['ci_high'])}]" if e["status"] == "ok" else ""
-        status = e["status"] if not e["error"] else f"{e['status']}: {e['error']}"
-        if not e["error"] and (e.get("details") or {}).get("warning"):  # e.g. a weak instrument
-            status = f"{status}; {e['details']['warning']}"
-        rows.append([e["estimator"], e["estimand"].upper(), number(e["ate"]), ci, number(e["p_value"], 3),
-                     f"{e['n']:,}", f"{e['seconds']:.2f}", status[:90]])
-    naive = results["naive"]
-    rows.append(["naive difference", "-", number(naive["ate"]), f"[{number(naive['ci_low'])}, {number(naive['ci_high'])}]",
-                 number(naive["p_value"], 3), f"{naive['n']:,}", "", "unadjusted"])
-    truth = results.get("truth")
-    estimand = results["spec"]["estimand"]
-    if truth and truth.get(estimand) is not None:
-        rows.append(["known truth", estimand.upper(), number(float(truth[estimand])), "", "", "", "", "from the generator"])
-    return rows
-
-
-def _print_summary(results: dict, run_id: str, results_dir: str) -> None:
-    from rich.console import Console
-    from rich.table import Table
-
-    spec = results["spec"]
-    table = Table(title=f"{spec['name']}: effect of {spec['treatment']} on {spec['outcome']}")
-    for header in ("estimator", "estimand", "estimate", "95% CI", "p", "n", "seconds", "status"):
-        table.add_column(header, justify="left" if header in ("estimator", "status", "95% CI") else "right")
-    for row in _summary_rows(results):
-        table.add_row(*row)
-    console = Console(width=max(Console().width, 120))
-    console.print(table)
-    selection = results.get("selection")
-    if selection and selection.get("source") == "recommended":
-        console.print(f"estimators recommended for the {selection['design']} design: {selection['reason']}")
-    refuted = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["passed"] is False]
-    failed = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["status"] == "failed"]
-    if results["refutations"]:
-        console.print(f"survived every refuter: {', '.join(results['survivors']) or 'none'}"
-                      + (f"; refuted: {', '.join(refuted)}" if refuted else "")
-                      + (f"; refuter errors: {', '.join(failed)}" if failed else ""))
-    else:
-        console.print("refutation: not run")
-    overlap = results.get("overlap")
-    if overlap:
-        console.print(f"overlap: common support {overlap['common_support']:.3f}, max |SMD| "
-                      f"{overlap['max_smd_before']:.3f} before -> {overlap['max_smd_after']:.3f} after weighting"
-                      + (f"; trimmed {overlap['trimmed_units']:,} units ({overlap['trim']})"
-                         if overlap.get("trimmed_units") else ""))
-    ols = (results.get("sensitivity") or {}).get("ols")
-    if ols:
-        evalues = [r["evalue"] for r in results["sensitivity"]["per_estimator"].values() if r.get("evalue")]
-        console.print(f"sensitivity: RV_q=1 {100 * ols['rv_q1']:.1f}%, RV_q=1,alpha=0.05 {100 * ols['rv_q1_alpha05']:.1f}%"
-                      + (f", E-values {min(evalues):.3g}-{max(evalues):.3g}" if evalues else ""))
-    console.print(f"report: {results_dir}/report.html (also in the MLflow run's artifacts)")
-    print(f"mlflow_run_id={run_id}", flush=True)
-
-
-class _NoTracebackForExpectedErrors(logging.Filter):
-    """Prefect logs a traceback for every failed task; for whyflow's own errors the one-line
-    message is the whole story, so the traceback is dropped (kept with --debug)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        from whyflow.errors import WhyflowError
-
-        if record.exc_info and isinstance(record.exc_info[1], WhyflowError):
-            record.exc_info, record.exc_text = None, None
-        return True
-
-
-def _quiet_expected_errors() -> None:
-    for name in ("prefect.task_runs", "prefect.flow_runs"):
-        logging.getLogger(name).addFilter(_NoTracebackForExpectedErrors())
-
-
 def _cmd_run(args: argparse.Namespace) -> int:
+    from flows.console import print_summary, quiet_expected_errors
     from whyflow.spec import apply_overrides, load_spec
 
     if args.all or len(args.analysis) != 1:
-        from flows.cli_extra import run_many
+        from flows.cli_ops import run_many
 
-        return run_many(args, _print_summary, _quiet_expected_errors)
+        return run_many(args)
     args.analysis = args.analysis[0]
     spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
     from tasks.plan import preflight
@@ -102,7 +26,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from whyflow.errors import GateFailed
 
     if not args.debug:
-        _quiet_expected_errors()
+        quiet_expected_errors()
 
     overrides = apply_overrides({}, args.set)
     try:
@@ -112,16 +36,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
         if exc.run_id:
             print(f"mlflow_run_id={exc.run_id}", flush=True)
         raise
-    _print_summary(summary["results"], summary["run_id"], summary["results_dir"])
+    print_summary(summary["results"], summary["run_id"], summary["results_dir"])
     return 0
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
+    from flows.console import quiet_expected_errors
     from flows.reproduce import reproduce
     from whyflow.errors import ReproductionMismatch
 
     if not args.debug:
-        _quiet_expected_errors()
+        quiet_expected_errors()
     report = reproduce(run_id=args.run_id, params_file=str(args.params))
     for change in report["environment_changes"]:
         print(f"warning: environment differs from the logged run: {change}", file=sys.stderr)
@@ -191,7 +116,7 @@ def _parser() -> argparse.ArgumentParser:
     from flows.graph_cli import add_graph_parser  # argparse only: the graph tools load when a command runs
 
     add_graph_parser(commands)
-    from flows.cli_extra import add_operations_parsers  # serve, monitor: argparse only here too
+    from flows.cli_ops import add_operations_parsers  # serve, monitor: argparse only here too
 
     add_operations_parsers(commands)
     return parser

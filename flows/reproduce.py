@@ -1,6 +1,6 @@
 """The reproduce flow: re-run a logged MLflow run from its recorded versions and compare.
 
-Only wiring: the steps are plain functions in tasks/reproduce.py.
+Only wiring: the steps are plain functions in tasks/record/reproduce.py.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.record import reproduce as steps
 from tasks.data.snapshot import fetch_snapshot
+from tasks.record.metrics import is_timing
 from tasks.record.tracking import set_tags
 from whyflow.constants import TAG_REPRODUCES
 
@@ -46,7 +47,7 @@ def reproduce(run_id: str, params_file: str = "params.yaml") -> dict:
     return {
         "original": run_id,
         "run_id": new_run,
-        "compared_metrics": sum(not steps.is_timing(k) for k in logged.metrics),
+        "compared_metrics": sum(not is_timing(k) for k in logged.metrics),
         "differences": [d.__dict__ for d in differences],
         "environment_changes": steps.environment_changes(logged.environment),
         "environment_matches": logged.versions["env_sha256"] == reproduced.versions["env_sha256"],

@@ -25,7 +25,8 @@ from estimators.streaming.engines import ChunkEngine, DaskEngine, dask_client, i
 from flows import steps as s
 from tasks.evidence.overlap import OverlapReport, overlap_failures
 from tasks.graph.implications import graph_gate_failure
-from tasks.record.run import tracked_run
+from tasks.record.result import RunResult
+from tasks.record.run import known_truth, tracked_run
 from tasks.record.tracking import log_metrics
 from tasks.scale.quality import frame_design
 from tasks.scale.source import EngineChoice
@@ -127,9 +128,11 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph) -> dict:
         log.info("streamed %d rows in %d passes (%s engine, %.1f s); refuters are not run at this scale",
                  result["n"], result["passes"], engine.kind, seconds)
         with timer("record"):
-            outcome = s.record_t(spec, run_id, versions=versions, quality=checked, identification=identification,
-                                 overlap=balance, estimates=estimates, naive=_naive(result), refutations=[],
-                                 cate=cate, graph=graph, graph_tests=tested, selection=plan.selection())
+            run = RunResult(analysis=spec.name, versions=versions, spec=spec.content(), quality=checked,
+                            identification=identification, estimates=estimates, naive=_naive(result),
+                            selection=plan.selection(), truth=known_truth(spec), cate_by_segment=cate, overlap=balance,
+                            graph_tests=tested)
+            outcome = s.record_t(spec, run_id, run, graph)
         log_metrics(spec.base_dir, run_id, {f"scale.seconds.{r['step']}": r["seconds"] for r in timer.rows}
                     | {f"scale.peak_rss_mib.{r['step']}": r["peak_rss_mib"] for r in timer.rows}
                     | {"scale.passes": result["passes"], "scale.rows": result["n"]})

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tasks.record import tracking
+from tasks.record.metrics import EFFECT_PREFIXES
 from whyflow import constants as C
 from whyflow.errors import SpecError, WhyflowError
 from whyflow.spec import AnalysisSpec, list_analyses
@@ -113,14 +114,15 @@ def _relative_change(latest: float, baseline: float) -> float:
 
 def _estimate_checks(latest, previous: list, limit: float) -> list[Check]:
     checks = []
-    for key in sorted(k for k in latest.data.metrics if k.startswith("ate.")):
+    for key in sorted(k for k in latest.data.metrics if k.split(".", 1)[0] in EFFECT_PREFIXES):
         history = [r.data.metrics[key] for r in previous if key in r.data.metrics]
         if not history:
             continue
         baseline = statistics.median(history)
         change = _relative_change(latest.data.metrics[key], baseline)
-        estimator = key.removeprefix("ate.")
-        checks.append(Check(f"estimate change {estimator}", change, limit, change <= limit,
+        estimand, estimator = key.split(".", 1)
+        name = estimator if estimand == "ate" else f"{estimator} ({estimand.upper()})"
+        checks.append(Check(f"estimate change {name}", change, limit, change <= limit,
                             f"estimate of {estimator} moved {change:.0%} (from a median of {baseline:.4g} over "
                             f"{len(history)} run(s) to {latest.data.metrics[key]:.4g}); limit {limit:.0%}"))
     return checks

@@ -1,7 +1,6 @@
 """Names fixed by shared/DESIGN.md: MLflow tags and metric keys, result files, exit codes."""
 
 __all__ = [
-    "EXIT_OK",
     "EXIT_INTERNAL",
     "EXIT_BAD_INPUT",
     "EXIT_GATE",
@@ -29,7 +28,6 @@ __all__ = [
     "DEFAULT_ARTIFACT_DIR",
 ]
 
-EXIT_OK = 0
 EXIT_INTERNAL = 1
 EXIT_BAD_INPUT = 2
 EXIT_GATE = 3

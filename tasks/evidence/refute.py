@@ -36,7 +36,7 @@ from estimators import registry
 from estimators.base import CausalData, Estimate
 from whyflow.parallel import map_processes
 
-__all__ = ["Refutation", "REFUTERS", "UCC_TREATMENT", "UCC_OUTCOME", "ucc_grid", "refute_estimate", "refute_estimates",
+__all__ = ["Refutation", "REFUTERS", "UCC_TREATMENT", "UCC_OUTCOME", "ucc_grid", "refute_estimates",
            "survivors", "check_refuters"]
 
 log = logging.getLogger(__name__)
@@ -191,18 +191,6 @@ def _simulation_seeds(seed: int, simulations: int) -> list[np.random.SeedSequenc
 
 def _count(refuter: str, simulations: int) -> int:
     return REFUTERS[refuter].simulations or simulations
-
-
-def refute_estimate(refuter: str, estimate: Estimate, data: CausalData, *, seed: int, simulations: int,
-                    options: dict | None = None) -> Refutation:
-    """One refuter against one estimate; a failure is recorded, never raised."""
-    count = _count(refuter, simulations)
-    try:
-        job = (refuter, estimate.estimator, estimate.estimand, data, _simulation_seeds(seed, count),
-               list(range(count)), options, _towards_zero(estimate))
-        return _conclude(refuter, estimate, _simulate(job), count)
-    except Exception as exc:  # recorded as failed; the other refutations go on
-        return _failed(refuter, estimate, count, exc)
 
 
 def _safe_simulate(job: tuple) -> list[float] | BaseException:

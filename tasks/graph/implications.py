@@ -22,7 +22,7 @@ import pandas as pd
 
 from tasks.graph.independence import CI_METHODS
 from tasks.graph.encode import complete_rows
-from tasks.graph.model import CausalGraph, check_columns
+from tasks.graph.model import CausalGraph, check_columns, observed_nodes
 from whyflow.spec import AnalysisSpec, Gates
 
 __all__ = ["ImpliedIndependence", "GraphTestReport", "implied_independences", "random_dag_like", "run_graph_tests",
@@ -70,7 +70,7 @@ class GraphTestReport:
 
 def implied_independences(dag: nx.DiGraph) -> tuple[list[tuple[str, str, tuple[str, ...]]], list[tuple[str, str]]]:
     """([(earlier, later, given), ...], untestable pairs): one implication per non-adjacent observed pair."""
-    observed = {n for n, d in dag.nodes(data=True) if not d.get("latent")}
+    observed = observed_nodes(dag)
     order = [n for n in nx.lexicographical_topological_sort(dag) if n in observed]
     implied, untestable = [], []
     for position, later in enumerate(order):

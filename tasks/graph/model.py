@@ -15,7 +15,7 @@ import networkx as nx
 from whyflow.errors import GraphError
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["CausalGraph", "load_graph", "read_graph_file", "graph_format", "graph_from_roles", "parse_graph_text",
+__all__ = ["observed_nodes", "without_out_edges", "CausalGraph", "load_graph", "read_graph_file", "graph_format", "graph_from_roles", "parse_graph_text",
            "check_graph", "check_dag", "check_roles", "check_columns", "canonical_form"]
 
 _TRUE = {"true", "yes", "1"}
@@ -244,3 +244,15 @@ def check_graph(graph: CausalGraph, spec: AnalysisSpec, columns: list[str] | Non
     check_dag(graph)
     check_roles(graph, treatment=spec.treatment, outcome=spec.outcome)
     return graph if columns is None else check_columns(graph, columns)
+
+
+def observed_nodes(dag: nx.DiGraph) -> set[str]:
+    """The nodes not marked latent."""
+    return {n for n, d in dag.nodes(data=True) if not d.get("latent")}
+
+
+def without_out_edges(dag: nx.DiGraph, nodes: set[str] | list[str]) -> nx.DiGraph:
+    """The graph with every edge out of `nodes` removed (G underlined at `nodes` in Pearl's notation)."""
+    cut = dag.copy()
+    cut.remove_edges_from([e for n in nodes for e in dag.out_edges(n)])
+    return cut

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass
 
 import networkx as nx
 
-from tasks.graph.model import CausalGraph
+from tasks.graph.model import CausalGraph, observed_nodes, without_out_edges
 from tasks.identify.strategies import find_frontdoor, find_instruments, rdd_status
 from whyflow.errors import IdentificationError
 from whyflow.spec import AnalysisSpec
@@ -42,10 +42,9 @@ def adjustment_sets(dag: nx.DiGraph, treatment: str, outcome: str) -> tuple[list
     in the graph without the treatment's out-edges. Minimal: a smallest d-separator, used when
     latent variables make the preferred set invalid.
     """
-    cut = dag.copy()
-    cut.remove_edges_from(list(dag.out_edges(treatment)))
+    cut = without_out_edges(dag, [treatment])
     forbidden = nx.descendants(dag, treatment) | {treatment, outcome}
-    observed = {n for n, d in dag.nodes(data=True) if not d.get("latent")} - forbidden
+    observed = observed_nodes(dag) - forbidden
     minimal = nx.find_minimal_d_separator(cut, {treatment}, {outcome}, restricted=observed)
     if minimal is None:
         return None, None
@@ -116,9 +115,8 @@ def iv_controls(dag: nx.DiGraph, treatment: str, outcome: str, instruments: list
     without the treatment's out-edges; else the union of the instruments' own conditioning sets."""
     names = {i.name for i in instruments}
     needed = set().union(*(set(i.conditioning) for i in instruments)) if instruments else set()
-    cut = dag.copy()
-    cut.remove_edges_from(list(dag.out_edges(treatment)))
-    observed = {n for n, d in dag.nodes(data=True) if not d.get("latent")}
+    cut = without_out_edges(dag, [treatment])
+    observed = observed_nodes(dag)
     pre = observed - nx.descendants(dag, treatment) - {treatment, outcome} - names
     wide = (nx.ancestors(cut, outcome) & pre) | needed
     if names and nx.is_d_separator(cut, names, {outcome}, wide):

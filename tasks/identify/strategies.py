@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import networkx as nx
 
-__all__ = ["Instrument", "observed_nodes", "without_out_edges", "find_instruments", "find_frontdoor",
+from tasks.graph.model import observed_nodes, without_out_edges
+
+__all__ = ["Instrument", "find_instruments", "find_frontdoor",
            "is_frontdoor_set", "latent_blockers", "rdd_status"]
 
 
@@ -23,17 +25,6 @@ class Instrument:
     name: str
     conditioning: tuple[str, ...]  # empty: an unconditional instrument
     parent: bool  # a direct cause of the treatment (else a more distant one)
-
-
-def observed_nodes(dag: nx.DiGraph) -> set[str]:
-    return {n for n, d in dag.nodes(data=True) if not d.get("latent")}
-
-
-def without_out_edges(dag: nx.DiGraph, nodes: set[str] | list[str]) -> nx.DiGraph:
-    """The graph with every edge out of `nodes` removed (G underlined at `nodes` in Pearl's notation)."""
-    cut = dag.copy()
-    cut.remove_edges_from([e for n in nodes for e in dag.out_edges(n)])
-    return cut
 
 
 def find_instruments(dag: nx.DiGraph, treatment: str, outcome: str) -> list[Instrument]:

@@ -16,23 +16,17 @@ from pathlib import Path
 import yaml
 
 from tasks.record import tracking
+from tasks.record.metrics import is_timing
 from whyflow import constants as C
 from whyflow.errors import ReproductionError, WhyflowError
 from whyflow.versions import environment_lines
 
-__all__ = ["is_timing", "LoggedRun", "Difference", "load_logged_run", "checkout_commit", "remove_worktree", "rerun",
+__all__ = ["LoggedRun", "Difference", "load_logged_run", "checkout_commit", "remove_worktree", "rerun",
            "compare_runs", "environment_changes", "REPRO_PARAMS"]
 
 log = logging.getLogger(__name__)
 REPRO_PARAMS = ".whyflow-reproduce.yaml"
-# Metrics that measure the machine, not the analysis.
-_TIMING_PREFIXES = ("seconds.", "identification.seconds")
 _COMPARED_TAGS = ("data_md5", "graph_sha256", "params_sha256", "seed", "git_commit", "analysis")
-
-
-def is_timing(metric: str) -> bool:
-    """Metrics that measure the machine, not the analysis: never compared."""
-    return metric.startswith(_TIMING_PREFIXES)
 
 
 @dataclass(frozen=True)

@@ -5,26 +5,19 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
-import re
 import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
-from estimators.base import Estimate
 from tasks.report import plots
 from tasks.report import html as report
 from tasks.record import files as results_io
+from tasks.record.metrics import metrics_of
 from tasks.record import tracking
 from tasks.graph.model import CausalGraph
-from tasks.graph.implications import GraphTestReport
-from tasks.identify.effect import Identification
-from tasks.evidence.overlap import OverlapReport
-from tasks.data.quality import QualityReport
-from tasks.evidence.refute import Refutation, survivors
-from tasks.evidence.sensitivity import SensitivityReport
+from tasks.record.result import RunResult
 from tasks.data.snapshot import Snapshot
 from whyflow import constants as C
 from whyflow.errors import GateFailed
@@ -32,10 +25,9 @@ from whyflow.spec import AnalysisSpec
 from whyflow.versions import environment_lines, environment_sha256, git_diff, git_state
 
 __all__ = ["run_versions", "start_tracking", "tracked_run", "record_failure", "record_run", "known_truth",
-           "metrics_of", "RunOutcome"]
+           "RunOutcome"]
 
 log = logging.getLogger(__name__)
-_BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
 
 
 @dataclass(frozen=True)
@@ -93,68 +85,6 @@ def tracked_run(spec: AnalysisSpec, run_id: str) -> Iterator[None]:
         tracking.finish_run(spec.base_dir, run_id, "FINISHED")
 
 
-def _key(text: str) -> str:
-    return _BAD_KEY.sub("_", text)
-
-
-def metrics_of(results: dict) -> dict[str, float | None]:
-    """MLflow metrics named as in DESIGN.md."""
-    metrics: dict[str, float | None] = {}
-    for e in results.get("estimates", []):
-        name = e["estimator"]
-        metrics.update({f"ate.{name}": e["ate"], f"ate_ci_low.{name}": e["ci_low"],
-                        f"ate_ci_high.{name}": e["ci_high"], f"p_value.{name}": e["p_value"],
-                        f"ate_se.{name}": e["std_error"], f"seconds.{name}": e["seconds"]})
-    if results.get("naive"):
-        metrics["naive.difference"] = results["naive"]["ate"]
-    quality = results.get("quality")
-    if quality:
-        metrics["quality.success"] = float(quality["success"])
-        metrics["quality.failed_expectations"] = float(len(quality["failed"]))
-        metrics["quality.rows"] = float(quality["rows"])
-        for column, share in quality["null_fractions"].items():
-            metrics[_key(f"quality.null_fraction.{column}")] = share
-    overlap = results.get("overlap")
-    if overlap:
-        metrics["overlap.common_support"] = overlap["common_support"]
-        metrics["balance.max_smd_before"] = overlap["max_smd_before"]
-        metrics["balance.max_smd_after"] = overlap["max_smd_after"]
-        for column, value in overlap["smd_after"].items():
-            metrics[_key(f"balance.smd_after.{column}")] = value
-        metrics.update(_overlap_extras(overlap))
-    for r in results.get("refutations", []):
-        metrics[f"refute.{r['refuter']}.{r['estimator']}"] = r["p_value"]
-        metrics[f"refute_passed.{r['refuter']}.{r['estimator']}"] = None if r["passed"] is None else float(r["passed"])
-    for name, row in ((results.get("sensitivity") or {}).get("per_estimator") or {}).items():
-        metrics.update({f"sensitivity.evalue.{name}": row.get("evalue"), f"sensitivity.evalue_ci.{name}":
-                        row.get("evalue_ci"), f"sensitivity.rv_q1.{name}": row.get("rv_q1"),
-                        f"sensitivity.rv_q1_alpha05.{name}": row.get("rv_q1_alpha05")})
-    if results.get("identification"):
-        metrics["identification.seconds"] = results["identification"]["seconds"]
-    if results.get("agreement") and results["agreement"].get("max_z") is not None:
-        metrics["agreement.max_z"] = results["agreement"]["max_z"]
-        metrics["agreement.disagreeing_pairs"] = float(len(results["agreement"]["disagreeing"]))
-    tested = results.get("graph_tests")
-    if tested:
-        metrics.update({C.METRIC_GRAPH_IMPLIED: tested["implied"], C.METRIC_GRAPH_VIOLATED: tested["violated_share"],
-                        C.METRIC_GRAPH_RANDOM_VIOLATED: tested["random_violated_share"],
-                        C.METRIC_GRAPH_P_VALUE: tested["p_value"]})
-    return {_key(k): v for k, v in metrics.items()}
-
-
-def _overlap_extras(overlap: dict) -> dict[str, float | None]:
-    """Trimming, effective sample sizes, calibration and variance ratios (tasks/overlap.py)."""
-    ratios = [v for v in (overlap.get("variance_ratio_after") or {}).values() if v is not None and v > 0]
-    extras = {"overlap.trimmed_units": float(overlap.get("trimmed_units", 0)),
-              "overlap.ess_treated": overlap["effective_sample_size"]["treated"],
-              "overlap.ess_control": overlap["effective_sample_size"]["control"],
-              "balance.max_log_variance_ratio_after": max((abs(math.log(v)) for v in ratios), default=None)}
-    if overlap.get("calibration"):
-        extras |= {"overlap.calibration_ece": overlap["calibration"]["ece"],
-                   "overlap.calibration_brier": overlap["calibration"]["brier"]}
-    return extras
-
-
 def _payloads(results: dict) -> dict[str, Any]:
     return {
         C.RESULT_FILES["estimates"]: {k: results[k] for k in ("analysis", "versions", "estimates", "naive", "truth",
@@ -171,7 +101,7 @@ def _payloads(results: dict) -> dict[str, Any]:
 
 def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
     """A failed gate: log the evidence gathered so far (metrics, JSON) to the kept MLflow run."""
-    tracking.log_metrics(spec.base_dir, run_id, {_key(k): v for k, v in metrics_of(partial).items()})
+    tracking.log_metrics(spec.base_dir, run_id, metrics_of(partial))
     with tempfile.TemporaryDirectory() as tmp:
         for name in ("quality", "overlap", "identification", "graph_tests"):
             if partial.get(name) is not None:
@@ -179,24 +109,10 @@ def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
         tracking.log_artifacts(spec.base_dir, run_id, Path(tmp), "results")
 
 
-def record_run(spec: AnalysisSpec, run_id: str, *, versions: dict, quality: QualityReport,
-               identification: Identification, overlap: OverlapReport | None, estimates: list[Estimate],
-               naive: Estimate, refutations: list[Refutation], cate: dict, graph: CausalGraph,
-               graph_tests: GraphTestReport | None = None, selection: dict | None = None,
-               agreement: dict | None = None, sensitivity: SensitivityReport | None = None) -> RunOutcome:
+def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: CausalGraph) -> RunOutcome:
     """Write results files, plots and the report; log them and the metrics to the MLflow run."""
-    truth = known_truth(spec)
-    results = results_io.to_jsonable({
-        "analysis": spec.name, "versions": versions, "spec": {**spec.content()},
-        "estimates": [e.to_json() for e in estimates], "naive": naive.to_json(), "truth": truth,
-        "cate_by_segment": cate, "quality": quality.to_json() | {"validation": None},
-        "identification": identification.to_json(), "overlap": overlap.to_json() if overlap else None,
-        "refutations": [r.to_json() for r in refutations], "survivors": survivors(estimates, refutations),
-        "graph_tests": graph_tests.to_json() if graph_tests else None,
-        "selection": selection,  # which estimators ran and why (design, source, reason)
-        "agreement": agreement,  # pairwise z of the estimates (tasks/agreement.py)
-        "sensitivity": sensitivity.to_json() if sensitivity else None,  # E-values, Cinelli-Hazlett
-    })
+    results = result.to_json()
+    truth, overlap, quality = result.truth, result.overlap, result.quality
     staging = results_io.staging_dir(spec.base_dir, spec.name)
     try:
         for name, payload in _payloads(results).items():

@@ -6,7 +6,7 @@ import pytest
 
 from estimators.base import Estimate
 from tasks.estimate.agreement import estimator_agreement
-from tasks.record.run import metrics_of
+from tasks.record.metrics import metrics_of
 
 
 def est(name, value, se, estimand="ate", status="ok"):

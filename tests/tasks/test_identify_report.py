@@ -8,7 +8,8 @@ import pytest
 from data.synthetic_graphs import confounded_graph, random_dag, treatment_outcome_pair
 from tasks.graph.model import CausalGraph, parse_graph_text
 from tasks.identify.report import identification_report
-from tasks.identify.strategies import is_frontdoor_set, without_out_edges
+from tasks.graph.model import without_out_edges
+from tasks.identify.strategies import is_frontdoor_set
 from whyflow.errors import GraphError
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from estimators import get
-from tasks.record.run import metrics_of
+from tasks.record.metrics import metrics_of
 from tasks.evidence.sensitivity import (analyse_sensitivity, check_benchmark, evalue, evalue_of_estimate, ols_sensitivity,
                                partial_r2, robustness_value)
 from tests.estimators.test_estimators import linear_data

@@ -1,16 +1,15 @@
 """CLI commands for operations: `whyflow serve`, `whyflow monitor`, and `whyflow run` of several
-analyses at once. Kept apart from flows/cli.py; heavy imports stay inside the commands."""
+analyses at once. flows/cli.py adds these parsers; heavy imports stay inside the commands."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-from typing import Callable
 
 __all__ = ["add_operations_parsers", "run_many"]
 
 
-def run_many(args: argparse.Namespace, print_summary: Callable, quiet_errors: Callable) -> int:
+def run_many(args: argparse.Namespace) -> int:
     """`whyflow run A B ...` or `--all`: validate every spec, then fan out on Dask."""
     from whyflow.errors import SpecError
     from whyflow.spec import apply_overrides, list_analyses, load_spec
@@ -24,10 +23,11 @@ def run_many(args: argparse.Namespace, print_summary: Callable, quiet_errors: Ca
 
     for name in names:  # every bad spec: exit 2 before any cluster starts
         preflight(load_spec(args.params, name, args.set))
+    from flows.console import print_summary, quiet_expected_errors
     from flows.fanout import run_many as fan_out
 
     if not args.debug:
-        quiet_errors()
+        quiet_expected_errors()
     outcomes = fan_out(names, str(args.params), apply_overrides({}, args.set), address=args.dask_address)
     code = 0
     for outcome in outcomes:

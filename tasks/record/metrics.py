@@ -1,0 +1,101 @@
+"""MLflow metric keys, built in this one module (the names DESIGN.md fixes), and the metrics of a run.
+
+Effect metrics carry the run's estimand: `ate.<E>` for an ATE run, `att.<E>` / `atc.<E>` for the
+others (with `_ci_low`, `_ci_high`, `_se`), so an ATT is never read as an ATE in the MLflow UI.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+from whyflow import constants as C
+
+__all__ = ["effect_key", "refute_key", "sensitivity_key", "metric_key", "is_timing", "metrics_of", "EFFECT_PREFIXES",
+           "TIMING_PREFIXES"]
+
+_BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
+EFFECT_PREFIXES = ("ate", "att", "atc")
+# metrics that measure the machine, not the analysis: never compared by `whyflow reproduce`
+TIMING_PREFIXES = ("seconds.", "identification.seconds", "scale.seconds.", "scale.peak_rss_mib.")
+
+
+def metric_key(*parts: str) -> str:
+    """Dotted key; characters MLflow refuses become '_'."""
+    return _BAD_KEY.sub("_", ".".join(parts))
+
+
+def effect_key(estimator: str, estimand: str = "ate", part: str = "") -> str:
+    """`ate.E`, `ate_ci_low.E`, `ate_ci_high.E`, `ate_se.E` (estimand-specific prefix)."""
+    return metric_key(f"{estimand}{'_' + part if part else ''}", estimator)
+
+
+def refute_key(refuter: str, estimator: str, passed: bool = False) -> str:
+    return metric_key("refute_passed" if passed else "refute", refuter, estimator)
+
+
+def sensitivity_key(measure: str, estimator: str) -> str:
+    return metric_key("sensitivity", measure, estimator)
+
+
+def is_timing(key: str) -> bool:
+    return key.startswith(TIMING_PREFIXES)
+
+
+def metrics_of(results: dict) -> dict[str, float | None]:
+    """MLflow metrics named as in DESIGN.md, from a run's results (or the partial results of a
+    failed gate)."""
+    estimand = (results.get("spec") or {}).get("estimand", "ate")
+    metrics: dict[str, float | None] = {}
+    for e in results.get("estimates", []):
+        name = e["estimator"]
+        metrics.update({effect_key(name, estimand): e["ate"], effect_key(name, estimand, "ci_low"): e["ci_low"],
+                        effect_key(name, estimand, "ci_high"): e["ci_high"], metric_key("p_value", name): e["p_value"],
+                        effect_key(name, estimand, "se"): e["std_error"], metric_key("seconds", name): e["seconds"]})
+    if results.get("naive"):
+        metrics["naive.difference"] = results["naive"]["ate"]
+    quality = results.get("quality")
+    if quality:
+        metrics["quality.success"] = float(quality["success"])
+        metrics["quality.failed_expectations"] = float(len(quality["failed"]))
+        metrics["quality.rows"] = float(quality["rows"])
+        for column, share in quality["null_fractions"].items():
+            metrics[metric_key("quality.null_fraction", column)] = share
+    overlap = results.get("overlap")
+    if overlap:
+        metrics["overlap.common_support"] = overlap["common_support"]
+        metrics["balance.max_smd_before"] = overlap["max_smd_before"]
+        metrics["balance.max_smd_after"] = overlap["max_smd_after"]
+        for column, value in overlap["smd_after"].items():
+            metrics[metric_key("balance.smd_after", column)] = value
+        metrics.update(_overlap_extras(overlap))
+    for r in results.get("refutations", []):
+        metrics[refute_key(r["refuter"], r["estimator"])] = r["p_value"]
+        metrics[refute_key(r["refuter"], r["estimator"], passed=True)] = None if r["passed"] is None else float(r["passed"])
+    for name, row in ((results.get("sensitivity") or {}).get("per_estimator") or {}).items():
+        metrics.update({sensitivity_key(measure, name): row.get(measure)
+                        for measure in ("evalue", "evalue_ci", "rv_q1", "rv_q1_alpha05")})
+    if results.get("identification"):
+        metrics["identification.seconds"] = results["identification"]["seconds"]
+    if results.get("agreement") and results["agreement"].get("max_z") is not None:
+        metrics["agreement.max_z"] = results["agreement"]["max_z"]
+        metrics["agreement.disagreeing_pairs"] = float(len(results["agreement"]["disagreeing"]))
+    tested = results.get("graph_tests")
+    if tested:
+        metrics.update({C.METRIC_GRAPH_IMPLIED: tested["implied"], C.METRIC_GRAPH_VIOLATED: tested["violated_share"],
+                        C.METRIC_GRAPH_RANDOM_VIOLATED: tested["random_violated_share"],
+                        C.METRIC_GRAPH_P_VALUE: tested["p_value"]})
+    return metrics
+
+
+def _overlap_extras(overlap: dict) -> dict[str, float | None]:
+    """Trimming, effective sample sizes, calibration and variance ratios (tasks/evidence/overlap.py)."""
+    ratios = [v for v in (overlap.get("variance_ratio_after") or {}).values() if v is not None and v > 0]
+    extras = {"overlap.trimmed_units": float(overlap.get("trimmed_units", 0)),
+              "overlap.ess_treated": overlap["effective_sample_size"]["treated"],
+              "overlap.ess_control": overlap["effective_sample_size"]["control"],
+              "balance.max_log_variance_ratio_after": max((abs(math.log(v)) for v in ratios), default=None)}
+    if overlap.get("calibration"):
+        extras |= {"overlap.calibration_ece": overlap["calibration"]["ece"],
+                   "overlap.calibration_brier": overlap["calibration"]["brier"]}
+    return extras
