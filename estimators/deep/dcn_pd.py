@@ -13,6 +13,7 @@ network fitted first (one hidden layer, same training core). Prediction uses the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -40,8 +41,8 @@ class PropensitySpec:
     n_features: int
     hidden: int = 100
 
-    def init(self, key):
-        return {"net": init_dense(key, (self.n_features, self.hidden, 1))}
+    def init(self, rng):
+        return {"net": init_dense(rng, (self.n_features, self.hidden, 1))}
 
     def logit(self, params, x):
         return dense(params["net"], x, linear_last=True)[:, 0]
@@ -58,8 +59,12 @@ def fit_propensity_net(x_std: np.ndarray, t: np.ndarray, seed, settings: TrainSe
     spec = PropensitySpec(x_std.shape[1])
     members = make_members(len(t), 1, member_seq, strata=t)
     fit = fit_ensemble(spec, {"x": x_std, "t": t}, members, settings, train_seq)
-    logit = jax.vmap(spec.logit, in_axes=(0, None))(fit.params, jnp.asarray(x_std, dtype=jnp.float32))
-    return np.asarray(jax.nn.sigmoid(logit[0]), dtype=float)
+    return np.asarray(_propensity(spec, fit.params, jnp.asarray(x_std, dtype=jnp.float32))[0], dtype=float)
+
+
+@partial(jax.jit, static_argnums=(0,))
+def _propensity(spec, params, x):
+    return jax.nn.sigmoid(jax.vmap(spec.logit, in_axes=(0, None))(params, x))
 
 
 @dataclass(frozen=True)
@@ -69,11 +74,10 @@ class DcnSpec:
     shared_sizes: tuple[int, ...] = (200, 200)
     head_sizes: tuple[int, ...] = (100, 100)
 
-    def init(self, key):
-        k_rep, k0, k1 = jax.random.split(key, 3)
+    def init(self, rng):
         head = (self.shared_sizes[-1], *self.head_sizes, 1)
-        return {"rep": init_dense(k_rep, (self.n_features, *self.shared_sizes)),
-                "h0": init_dense(k0, head), "h1": init_dense(k1, head)}
+        return {"rep": init_dense(rng, (self.n_features, *self.shared_sizes)),
+                "h0": init_dense(rng, head), "h1": init_dense(rng, head)}
 
     def _forward(self, layers, x, keep, key, linear_last):
         """dense() with inverted dropout per row (keep probability `keep`, rows x 1) after every hidden layer."""

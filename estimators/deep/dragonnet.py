@@ -12,6 +12,7 @@ plug-in average effect its non-parametric efficiency (paper, sec. 3). Loss per r
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -34,11 +35,11 @@ class DragonNetSpec:
     alpha: float = 1.0
     beta: float = 1.0
 
-    def init(self, key):
-        k_rep, k0, k1, kg = jax.random.split(key, 4)
+    def init(self, rng):
         head = (self.rep_sizes[-1], *self.head_sizes, 1)
-        return {"rep": init_dense(k_rep, (self.n_features, *self.rep_sizes)), "h0": init_dense(k0, head),
-                "h1": init_dense(k1, head), "g": init_dense(kg, (self.rep_sizes[-1], 1)), "epsilon": jnp.zeros(())}
+        return {"rep": init_dense(rng, (self.n_features, *self.rep_sizes)), "h0": init_dense(rng, head),
+                "h1": init_dense(rng, head), "g": init_dense(rng, (self.rep_sizes[-1], 1)),
+                "epsilon": np.zeros((), dtype=np.float32)}
 
     def _heads(self, params, x):
         phi = dense(params["rep"], x)
@@ -65,11 +66,14 @@ class DragonNetSpec:
         return jnp.sum(weight * per_row) / (jnp.sum(weight) + 1e-8)
 
 
+@partial(jax.jit, static_argnums=(0,))
+def _propensity(spec, params, x):
+    return jax.vmap(spec.propensity, in_axes=(0, None))(params, x)
+
+
 def propensity(fit: TwoArmFit, x) -> np.ndarray:
     """Members x rows propensity predictions of a fitted DragonNet."""
-    spec = fit.spec
-    values = jax.vmap(spec.propensity, in_axes=(0, None))(fit.ensemble.params, fit._x(x))
-    return np.asarray(values, dtype=float)
+    return np.asarray(_propensity(fit.spec, fit.ensemble.params, fit._x(x)), dtype=float)
 
 
 def fit_dragonnet(x, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSettings = TrainSettings(),

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from estimators.deep.dose import DoseFit, fit_dose_network
 from estimators.deep.layers import dense, init_dense
 from estimators.deep.runtime import load_jax
@@ -28,20 +30,14 @@ class DrNetSpec:
     base_sizes: tuple[int, ...] = (100, 100)
     head_sizes: tuple[int, ...] = (50, 50)
 
-    def init(self, key):
-        k_base, k_heads = jax.random.split(key)
-        sizes = (*self.head_sizes, 1)
-
-        def head(k):
-            layers, width = [], self.base_sizes[-1]
-            for out in sizes:
-                k, sub = jax.random.split(k)
-                layers.append(init_dense(sub, (width + 1, out))[0])
-                width = out
-            return layers
-
-        heads = jax.vmap(head)(jax.random.split(k_heads, self.n_strata))  # stacked: one leading axis per stratum
-        return {"base": init_dense(k_base, (self.n_features, *self.base_sizes)), "heads": heads}
+    def init(self, rng):
+        base = init_dense(rng, (self.n_features, *self.base_sizes))
+        widths = (self.base_sizes[-1], *self.head_sizes, 1)
+        # one layer list per stratum, stacked on a leading axis (the dose is one extra input of each layer)
+        heads = [[init_dense(rng, (w_in + 1, w_out))[0] for w_in, w_out in zip(widths[:-1], widths[1:])]
+                 for _ in range(self.n_strata)]
+        stacked = [tuple(np.stack([head[i][part] for head in heads]) for part in (0, 1)) for i in range(len(heads[0]))]
+        return {"base": base, "heads": stacked}
 
     def _head(self, layers, h, t):
         for i, (w, b) in enumerate(layers):

@@ -38,11 +38,10 @@ class TarNetSpec:
     alpha: float = 0.0
     normalise: bool = False
 
-    def init(self, key):
-        k_rep, k0, k1 = jax.random.split(key, 3)
+    def init(self, rng):
         head = (self.rep_sizes[-1], *self.head_sizes, 1)
-        return {"rep": init_dense(k_rep, (self.n_features, *self.rep_sizes)),
-                "h0": init_dense(k0, head), "h1": init_dense(k1, head)}
+        return {"rep": init_dense(rng, (self.n_features, *self.rep_sizes)),
+                "h0": init_dense(rng, head), "h1": init_dense(rng, head)}
 
     def representation(self, params, x):
         phi = dense(params["rep"], x)

@@ -8,7 +8,7 @@ epoch (early stopping); training ends when every member has waited `patience` ep
 best. Seeds come from one `numpy.random.SeedSequence`; with XLA on one thread the result is
 bit-identical across runs and processes.
 
-A network is a frozen (hashable) spec object with `init(key) -> params` and
+A network is a frozen (hashable) spec object with `init(numpy Generator) -> params` and
 `loss(params, batch, weight, key, training) -> scalar`, where `batch` maps names to row-aligned arrays
 and `weight` weights the rows; with `training=False` it returns the validation criterion, which must
 be a per-row average (no pairwise terms, so it can run over all rows at once).
@@ -76,8 +76,8 @@ def seed_sequence(seed: np.random.SeedSequence | int) -> np.random.SeedSequence:
 
 
 def jax_key(seed_sequence: np.random.SeedSequence):
-    """A JAX PRNG key drawn from a numpy SeedSequence (the project's one source of seeds)."""
-    return jax.random.PRNGKey(int(seed_sequence.generate_state(1)[0]))
+    """A raw JAX PRNG key (two uint32 words) drawn from a numpy SeedSequence (the project's one source of seeds)."""
+    return jnp.asarray(seed_sequence.generate_state(2, dtype=np.uint32))
 
 
 def make_members(n: int, n_members: int, seed: np.random.SeedSequence | int, *, strata: np.ndarray | None = None,
@@ -150,6 +150,17 @@ def _validate(spec, params, val_weight, key, data):
     return jax.vmap(lambda p, w: spec.loss(p, data, w, key, False))(params, val_weight)
 
 
+@partial(jax.jit, static_argnums=(0, 1))
+def _optimiser_state(learning_rate, weight_decay, params):
+    return jax.vmap(optax.adamw(learning_rate, weight_decay=weight_decay).init)(params)
+
+
+def _initial_params(spec, seed: np.random.SeedSequence, count: int):
+    """Each member's parameters from its own child seed (numpy draws), stacked on a leading axis."""
+    members = [spec.init(np.random.default_rng(child)) for child in seed.spawn(count)]
+    return jax.tree.map(lambda *leaves: jnp.asarray(np.stack(leaves)), *members)
+
+
 @jax.jit
 def _keep_best(best, new, improved):
     return jax.tree.map(lambda b, n: jnp.where(improved.reshape((-1,) + (1,) * (b.ndim - 1)), n, b), best, new)
@@ -160,14 +171,14 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
     """Train `members.size` copies of the network; phase p of `members` runs on epochs e with e % phases == p,
     with the parameter groups `frozen[p]` held fixed."""
     started = time.perf_counter()
-    init_seq, shuffle_seq, step_seq, val_seq = seed_sequence(seed).spawn(4)
+    init_seq, shuffle_seq, val_seq = seed_sequence(seed).spawn(3)
     frozen = frozen or tuple(() for _ in members.phases)
     count = members.size
-    params = jax.vmap(spec.init)(jax.random.split(jax_key(init_seq), count))
-    state = jax.vmap(optax.adamw(settings.learning_rate, weight_decay=settings.weight_decay).init)(params)
+    params = _initial_params(spec, init_seq, count)
+    state = _optimiser_state(settings.learning_rate, settings.weight_decay, params)
     arrays = {k: jnp.asarray(v, dtype=jnp.float32 if np.asarray(v).dtype.kind == "f" else None) for k, v in data.items()}
     val_weight = jnp.asarray(members.val_weight, dtype=jnp.float32)
-    shuffle, step_key, val_key = np.random.default_rng(shuffle_seq), jax_key(step_seq), jax_key(val_seq)
+    shuffle, val_key = np.random.default_rng(shuffle_seq), jax_key(val_seq)
     best, best_loss = params, np.full(count, np.inf)
     waited, best_epoch = np.zeros(count, dtype=int), np.zeros(count, dtype=int)
     train_curve, val_curve = [], []
@@ -178,9 +189,10 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
         size = settings.batch_for(rows.shape[1])
         steps = rows.shape[1] // size
         order = shuffle.permuted(rows, axis=1)[:, : steps * size].reshape(count, steps, size)
-        keys = jax.random.split(jax.random.fold_in(step_key, epoch), count * steps).reshape(count, steps, -1)
+        # raw threefry keys (two uint32 words) drawn on the host: no key-splitting kernels to compile
+        keys = shuffle.integers(0, 2**32, size=(count, steps, 2), dtype=np.uint32)
         params, state, train_loss = _epoch(spec, settings.learning_rate, settings.weight_decay, frozen[phase],
-                                           params, state, jnp.asarray(order), keys, arrays)
+                                           params, state, jnp.asarray(order), jnp.asarray(keys), arrays)
         val_loss = np.asarray(_validate(spec, params, val_weight, val_key, arrays), dtype=float)
         improved = val_loss < best_loss  # NaN never improves: a diverged member keeps its last good epoch
         best = _keep_best(best, params, jnp.asarray(improved))

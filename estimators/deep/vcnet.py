@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from estimators.deep.dose import DoseFit, fit_dose_network
 from estimators.deep.layers import dense, init_dense
 from estimators.deep.runtime import load_jax
@@ -46,18 +48,17 @@ class VcNetSpec:
     alpha: float = 0.5
     beta: float = 1.0
 
-    def init(self, key):
-        k_rep, k_density, k_head = jax.random.split(key, 3)
+    def init(self, rng):
         n_basis = 3 + len(_OUTCOME_KNOTS)
+        rep = init_dense(rng, (self.n_features, *self.rep_sizes))
+        density = init_dense(rng, (self.rep_sizes[-1], self.n_bins))
         head, width = [], self.rep_sizes[-1]
         for out in (*self.head_sizes, 1):
-            k_head, sub = jax.random.split(k_head)
-            w = jax.random.normal(sub, (n_basis, width, out)) / jnp.sqrt(width)
-            head.append((w, jnp.zeros((n_basis, out))))
+            w = (rng.standard_normal((n_basis, width, out)) / np.sqrt(width)).astype(np.float32)
+            head.append((w, np.zeros((n_basis, out), dtype=np.float32)))
             width = out
-        return {"rep": init_dense(k_rep, (self.n_features, *self.rep_sizes)),
-                "density": init_dense(k_density, (self.rep_sizes[-1], self.n_bins)), "head": head,
-                "epsilon": jnp.zeros(3 + len(_TARGET_KNOTS))}
+        return {"rep": rep, "density": density, "head": head,
+                "epsilon": np.zeros(3 + len(_TARGET_KNOTS), dtype=np.float32)}
 
     def _q(self, params, z, t):
         basis = truncated_power_basis(t, _OUTCOME_KNOTS)  # rows x K
