@@ -37,8 +37,8 @@ class DeepOptions(EstimatorOptions):
     max_epochs: Annotated[int, integer(1, 100_000)] = Field(300, description="epochs at most")
     patience: Annotated[int, integer(1, 10_000)] = Field(20, description="epochs without a better validation loss "
                                                                         "before a member stops")
-    batch_size: Annotated[int, integer(0)] = Field(0, description="minibatch rows; 0 = 64, or n/100 up to 1,024 "
-                                                                  "on large data")
+    batch_size: Annotated[int, integer(0)] = Field(0, description="minibatch rows; 0 = 64, or 256 above 6,400 "
+                                                                  "training rows")
     learning_rate: Annotated[float, number(0.0, 1.0)] = Field(1e-3, description="Adam learning rate")
     weight_decay: Annotated[float, number(0.0, 1.0, open_low=False)] = Field(1e-4, description="decoupled weight "
                                                                                               "decay (AdamW)")

@@ -36,12 +36,17 @@ class TrainSettings:
 
     max_epochs: int = 300
     patience: int = 20
-    batch_size: int = 0  # 0: 64 rows up to 6,400 training rows, then n/100 up to 1,024 (keeps epochs ~100 steps)
+    batch_size: int = 0  # 0: 64 rows up to 6,400 training rows, 256 above
     learning_rate: float = 1e-3
     weight_decay: float = 1e-4
+    # On large data an "epoch" is at most this many steps (a fresh random slice of the rows each time) and
+    # the validation loss is read on at most `max_validation_rows` rows, so that early stopping looks at
+    # the curve often and one epoch's cost does not grow with n.
+    max_steps_per_epoch: int = 100
+    max_validation_rows: int = 10_000
 
     def batch_for(self, rows: int) -> int:
-        size = self.batch_size or int(np.clip(rows // 100, 64, 1024))
+        size = self.batch_size or (64 if rows <= 6_400 else 256)
         return max(1, min(size, rows))
 
 
@@ -177,7 +182,11 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
     params = _initial_params(spec, init_seq, count)
     state = _optimiser_state(settings.learning_rate, settings.weight_decay, params)
     arrays = {k: jnp.asarray(v, dtype=jnp.float32 if np.asarray(v).dtype.kind == "f" else None) for k, v in data.items()}
-    val_weight = jnp.asarray(members.val_weight, dtype=jnp.float32)
+    n = members.val_weight.shape[1]
+    checked = np.sort(np.random.default_rng(val_seq).choice(n, settings.max_validation_rows, replace=False)) \
+        if n > settings.max_validation_rows else np.arange(n)
+    val_arrays = {k: v[checked] for k, v in arrays.items()} if checked.size < n else arrays
+    val_weight = jnp.asarray(members.val_weight[:, checked], dtype=jnp.float32)
     shuffle, val_key = np.random.default_rng(shuffle_seq), jax_key(val_seq)
     best, best_loss = params, np.full(count, np.inf)
     waited, best_epoch = np.zeros(count, dtype=int), np.zeros(count, dtype=int)
@@ -187,13 +196,13 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
         phase = epoch % len(members.phases)
         rows = members.phases[phase]
         size = settings.batch_for(rows.shape[1])
-        steps = rows.shape[1] // size
+        steps = min(rows.shape[1] // size, settings.max_steps_per_epoch)
         order = shuffle.permuted(rows, axis=1)[:, : steps * size].reshape(count, steps, size)
         # raw threefry keys (two uint32 words) drawn on the host: no key-splitting kernels to compile
         keys = shuffle.integers(0, 2**32, size=(count, steps, 2), dtype=np.uint32)
         params, state, train_loss = _epoch(spec, settings.learning_rate, settings.weight_decay, frozen[phase],
                                            params, state, jnp.asarray(order), jnp.asarray(keys), arrays)
-        val_loss = np.asarray(_validate(spec, params, val_weight, val_key, arrays), dtype=float)
+        val_loss = np.asarray(_validate(spec, params, val_weight, val_key, val_arrays), dtype=float)
         improved = val_loss < best_loss  # NaN never improves: a diverged member keeps its last good epoch
         best = _keep_best(best, params, jnp.asarray(improved))
         best_loss = np.where(improved, val_loss, best_loss)
