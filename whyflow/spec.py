@@ -28,7 +28,7 @@ __all__ = [
 ]
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
-DEFAULT_REFUTERS = ("placebo", "random_common_cause", "data_subset")
+DEFAULT_REFUTERS = ("placebo", "random_common_cause", "data_subset", "plasmode")
 
 
 class _Frozen(BaseModel):
