@@ -16,7 +16,7 @@ dummy_outcome  Y* = m(W) + permuted residuals (each arm's centred, so the treate
 m is fitted once per refute call, on a seeded sample of at most 20,000 rows (both refuters run on
 that sample): E[Y | covariates, T = 0] on the controls (E[Y | covariates] for a continuous treatment),
 5-fold cross-fitted, out-of-fold for the rows it was fitted on and the average of the fold models
-elsewhere. The model is OLS, plus LightGBM (one thread, seeded) on the OLS residuals when that lowers
+elsewhere (m itself is the fold models' average everywhere). The model is OLS, plus LightGBM (one thread, seeded) on the OLS residuals when that lowers
 the out-of-fold squared error by at least 1%: the linear part extrapolates into the tails where trees
 go flat, and the trees are not fitted to pure noise on linear data (a fixed wiggle of m that
 correlates with T would bias every replicate alike and raise false alarms).
@@ -81,23 +81,25 @@ def fit_outcome_surface(data: CausalData, seed: int, max_rows: int = SIMULATION_
     where = np.flatnonzero(fitted_on)
     fold = np.random.default_rng(fold_seed).permutation(np.arange(where.size) % SURFACE_FOLDS)
     seeds = model_seed.generate_state(SURFACE_FOLDS)
-    linear, flexible = np.zeros(rows.size), np.zeros(rows.size)
-    elsewhere = ~fitted_on
+    # out-of-fold predictions judge the model and give honest residuals; the simulations' m(W) is the
+    # average of the fold models on every row, one function of W: out-of-fold values on the controls
+    # only would differ from the treated rows' by fold noise, a T-correlated artifact OLS reads as bias
+    oof = {"linear": np.zeros(rows.size), "linear+lightgbm": np.zeros(rows.size)}
+    averaged = {"linear": np.zeros(rows.size), "linear+lightgbm": np.zeros(rows.size)}
     for k in range(SURFACE_FOLDS):
         train, test = where[fold != k], where[fold == k]
         beta = np.linalg.lstsq(_design(W[train]), y[train], rcond=None)[0]
         trees = outcome_model("lightgbm", int(seeds[k])).fit(W[train], y[train] - _design(W[train]) @ beta)
-        for target, chosen in ((test, 1.0), (elsewhere, 1.0 / SURFACE_FOLDS)):
-            if target.dtype == bool and not target.any():
-                continue
-            line = _design(W[target]) @ beta
-            linear[target] += chosen * line
-            flexible[target] += chosen * (line + trees.predict(W[target]))
-    losses = {"linear": float(np.mean((y[where] - linear[where]) ** 2)),
-              "linear+lightgbm": float(np.mean((y[where] - flexible[where]) ** 2))}
+        line = _design(W) @ beta
+        curve = line + trees.predict(W)
+        for name, values in (("linear", line), ("linear+lightgbm", curve)):
+            oof[name][test] = values[test]
+            averaged[name] += values / SURFACE_FOLDS
+    losses = {name: float(np.mean((y[where] - oof[name][where]) ** 2)) for name in oof}
     model = "linear+lightgbm" if losses["linear+lightgbm"] < (1 - SURFACE_GAIN) * losses["linear"] else "linear"
-    baseline = flexible if model == "linear+lightgbm" else linear
-    residuals = y - baseline
+    baseline = averaged[model]
+    residuals = y - oof[model]
+    residuals[~fitted_on] = y[~fitted_on] - baseline[~fitted_on]
     centred = residuals.copy()
     for arm in np.unique(t) if data.treatment_type == "binary" else [None]:
         members = (t == arm) if arm is not None else slice(None)

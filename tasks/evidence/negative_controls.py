@@ -6,7 +6,9 @@ exposure  an exposure that cannot affect the outcome: T is replaced by it (binar
           treatment estimator), and the real treatment joins the adjustment set so that the
           exposure's tie to the treatment is not read as an effect (Lipsitch et al. 2010).
 
-A control FAILS when its 95% CI excludes 0 (significant) AND its estimate, put on the main
+A control FAILS when it is significant, |estimate| / SE > z(1 - 0.025 / k) with k the number of
+controls (a 95% CI, Bonferroni-widened so that k controls together keep a 5% false-alarm rate), AND
+its estimate, put on the main
 estimate's scale, exceeds 0.5 x the main estimate's SE (an effect that matters): an exposure's
 estimate is already on Y's scale; an outcome's is rescaled by SD(Y) / SD(control), i.e. the hidden
 bias is assumed equal in SD units (Lipsitch et al.'s "U-comparability"). The refuter fails when any
@@ -18,14 +20,16 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from scipy import stats
 
 from estimators import registry
 from estimators.base import CausalData, Estimate
-from tasks.evidence.refutation import MATERIAL_SHARE, Plan, RefuteContext, RefuterSpec, Refutation, refutation_of
+from tasks.evidence.refutation import ALPHA, MATERIAL_SHARE, Plan, RefuteContext, RefuterSpec, Refutation, refutation_of
 
 __all__ = ["NEGATIVE_CONTROL", "NEGATIVE_CONTROL_RULE"]
 
-NEGATIVE_CONTROL_RULE = (f"a control fails when its 95% CI excludes 0 and |its estimate| on the main estimate's scale "
+NEGATIVE_CONTROL_RULE = (f"a control fails when |estimate|/SE > z(1 - 0.025/k) (its 95% CI, Bonferroni over the k "
+                         f"controls, excludes 0) and |its estimate| on the main estimate's scale "
                          f"(outcomes rescaled by SD(Y)/SD(control)) > {MATERIAL_SHARE} x the main estimate's SE; "
                          "the check fails when any control fails")
 
@@ -71,7 +75,9 @@ def _conclusion(refuter: str, spec: RefuterSpec, estimate: Estimate, fits: np.nd
     controls, skipped = context
     main_se = estimate.std_error
     rows, failures = [], []
+    critical = float(stats.norm.ppf(1 - ALPHA / 2 / len(controls)))
     for (kind, name, scale), (value, se, low, high) in zip(controls, fits):
+        low, high = value - critical * se, value + critical * se
         significant = bool(math.isfinite(low) and math.isfinite(high) and (low > 0 or high < 0))
         on_main_scale = value * scale
         material = not math.isfinite(main_se) or abs(on_main_scale) > MATERIAL_SHARE * main_se
@@ -86,7 +92,7 @@ def _conclusion(refuter: str, spec: RefuterSpec, estimate: Estimate, fits: np.nd
     return refutation_of(refuter, estimate, spec, new_effect=worst["estimate"], new_effect_sd=worst["std_error"],
                          p_value=None, passed=not failures, verdict="fail" if failures else "pass",
                          simulations=len(rows), interval_low=worst["ci_low"], interval_high=worst["ci_high"],
-                         details={"controls": rows, "skipped": skipped, "failed_controls": failures,
+                         details={"controls": rows, "critical_z": critical, "skipped": skipped, "failed_controls": failures,
                                   "main_std_error": main_se})
 
 
