@@ -22,12 +22,16 @@ class NotApplicable(Exception):
     """The estimator cannot serve this spec (estimand, treatment type, missing role); says why."""
 
 
+def _is_categorical(series: pd.Series, column: str, categorical: set[str]) -> bool:
+    return column in categorical or not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series)
+
+
 def _design(frame: pd.DataFrame, columns: list[str], categorical: set[str]) -> tuple[np.ndarray, list[str]]:
     """Numeric matrix for columns; categorical ones one-hot with the first level dropped (fixed effects)."""
     parts, names = [], []
     for column in columns:
         series = frame[column]
-        if column in categorical or not pd.api.types.is_numeric_dtype(series) or pd.api.types.is_bool_dtype(series):
+        if _is_categorical(series, column, categorical):
             dummies = pd.get_dummies(series.astype(str), prefix=column, prefix_sep="=", drop_first=True, dtype=float)
             parts.append(dummies.to_numpy())
             names.extend(dummies.columns)
@@ -65,6 +69,11 @@ class CausalData:
     backdoor_identified: bool = True  # False: the graph licenses no back-door set, covariates hold no adjustment
     proxies: np.ndarray | None = None  # noisy proxies of a latent confounder (CEVAE), one column each
     proxy_names: list[str] = field(default_factory=list)
+    # negative controls (spec `negative_controls`): outcomes T cannot affect, exposures that cannot affect Y
+    negative_outcomes: dict[str, np.ndarray] = field(default_factory=dict)
+    negative_exposures: dict[str, np.ndarray] = field(default_factory=dict)
+    # categorical adjustment columns (fixed effects) -> each row's level: overlap is judged within them
+    strata: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
     def n(self) -> int:
@@ -87,10 +96,12 @@ class CausalData:
                    modifiers: list[str] = (), segments: list[str] = (), categorical: list[str] = (),
                    treatment_type: str = "binary", instruments: list[str] = (), running_variable: str | None = None,
                    cutoff: float | None = None, mediators: list[str] = (), proxies: list[str] = (),
+                   negative_outcomes: list[str] = (), negative_exposures: list[str] = (),
                    backdoor_identified: bool = True) -> CausalData:
         modifiers = list(modifiers)
         covariates = list(dict.fromkeys([*adjustment, *modifiers]))
-        extra = [*instruments, *mediators, *proxies, *([running_variable] if running_variable else [])]
+        extra = [*instruments, *mediators, *proxies, *negative_outcomes, *negative_exposures,
+                 *([running_variable] if running_variable else [])]
         used = list(dict.fromkeys([treatment, outcome, *covariates, *segments, *extra]))
         complete = frame[used].dropna()
         cats = set(categorical)
@@ -108,6 +119,10 @@ class CausalData:
             dropped_rows=len(frame) - len(complete),
             Z=Z, z_names=z_names, M=M, m_names=m_names, cutoff=cutoff, backdoor_identified=backdoor_identified,
             R=complete[running_variable].to_numpy(dtype=float) if running_variable else None,
+            negative_outcomes={c: complete[c].to_numpy(dtype=float) for c in negative_outcomes},
+            negative_exposures={c: complete[c].to_numpy(dtype=float) for c in negative_exposures},
+            strata={c: complete[c].astype(str).to_numpy() for c in adjustment
+                    if _is_categorical(complete[c], c, cats) and complete[c].nunique() > 2},
         )
 
     def subset(self, rows: np.ndarray) -> CausalData:
@@ -116,7 +131,10 @@ class CausalData:
 
         return self.replace(Y=self.Y[rows], T=self.T[rows], covariates=self.covariates[rows], X=self.X[rows],
                             segments={k: v[rows] for k, v in self.segments.items()}, dropped_rows=0,
-                            Z=take(self.Z), R=take(self.R), M=take(self.M), proxies=take(self.proxies))
+                            Z=take(self.Z), R=take(self.R), M=take(self.M), proxies=take(self.proxies),
+                            negative_outcomes={k: v[rows] for k, v in self.negative_outcomes.items()},
+                            negative_exposures={k: v[rows] for k, v in self.negative_exposures.items()},
+                            strata={k: v[rows] for k, v in self.strata.items()})
 
     def replace(self, **changes: Any) -> CausalData:
         values = {k: getattr(self, k) for k in self.__dataclass_fields__}

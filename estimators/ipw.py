@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from estimators.base import CausalData, Estimator, Fit
-from estimators.options import EstimatorOptions, bounds_of, flag, propensity_bounds
+from estimators.options import EstimatorOptions, PropensityModel, bounds_of, flag, propensity_bounds
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
@@ -46,10 +46,12 @@ class InversePropensityWeighting(Estimator):
             None, description="propensity bounds: c for [c, 1 - c], c in (0, 0.5), or [low, high]; null: none")
         stabilize: Annotated[bool, flag()] = Field(
             True, description="true: stabilised weights, Hajek; false: Horvitz-Thompson")
+        propensity_model: PropensityModel = "logistic"
 
     def _fit(self, data: CausalData) -> Fit:
         t, y = data.T, data.Y
-        e, model = propensity_scores(data.covariates, t)
+        e, model = propensity_scores(data.covariates, t, self.options.propensity_model, self.seed)
+        fitted = e  # the logistic score uses the fitted propensity, not the clipped one
         bounds = bounds_of(self.options.clip)
         stabilize = self.options.stabilize
         if bounds is not None:
@@ -59,7 +61,9 @@ class InversePropensityWeighting(Estimator):
             clipped = np.zeros_like(e, dtype=bool)
         w1, w0, d1, d0 = _weights(t, e, self.estimand)
         d1, d0 = np.where(clipped, 0.0, d1), np.where(clipped, 0.0, d0)
-        Z = model.design(data.covariates)
+        # a flexible propensity is not in the sandwich: its scores are treated as known (for the ATE this
+        # is conservative: estimating the propensity lowers the variance, Hirano, Imbens & Ridder 2003)
+        Z = model.design(data.covariates) if model is not None else np.zeros((len(t), 0))
         n, k = Z.shape
         if stabilize:
             # psi_a = w_a (y - mu_a): each arm normalised by its own weight total
@@ -74,9 +78,9 @@ class InversePropensityWeighting(Estimator):
             mu1, mu0 = (w1 @ y) / g.sum(), (w0 @ y) / g.sum()
             s1 = s0 = y
             psi1, psi0 = w1 * y - g * mu1, w0 * y - g * mu0
-        psi = np.hstack([Z * (t - e)[:, None], psi1[:, None], psi0[:, None]])
+        psi = np.hstack([Z * (t - fitted)[:, None], psi1[:, None], psi0[:, None]])
         A = np.zeros((k + 2, k + 2))
-        A[:k, :k] = -(Z * (e * (1 - e))[:, None]).T @ Z / n
+        A[:k, :k] = -(Z * (fitted * (1 - fitted))[:, None]).T @ Z / n
         A[k, :k] = (d1 * s1) @ Z / n
         A[k + 1, :k] = (d0 * s0) @ Z / n
         A[k, k], A[k + 1, k + 1] = -g1.mean(), -g0.mean()
@@ -87,6 +91,7 @@ class InversePropensityWeighting(Estimator):
         contrast[k], contrast[k + 1] = 1.0, -1.0
         ess = {arm: float(w.sum() ** 2 / (w**2).sum()) for arm, w in (("treated", w1), ("control", w0))}
         return Fit(value=float(mu1 - mu0), std_error=float(np.sqrt(contrast @ cov @ contrast)),
-                method="inverse-propensity weighting, " + ("stabilised (Hajek)" if stabilize else "Horvitz-Thompson"),
+                method=f"inverse-propensity weighting, {self.options.propensity_model} propensity, "
+                       + ("stabilised (Hajek)" if stabilize else "Horvitz-Thompson"),
                 details={"clipped_units": int(clipped.sum()), "effective_sample_size": ess,
                             "stabilized": stabilize, "max_weight": float(max(w1.max(), w0.max()))})

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin
 
-__all__ = ["LogisticIRLS", "propensity_scores"]
+__all__ = ["LogisticIRLS", "propensity_scores", "FLEXIBLE_FLOOR"]
 
 
 class LogisticIRLS(ClassifierMixin, BaseEstimator):
@@ -42,7 +42,10 @@ class LogisticIRLS(ClassifierMixin, BaseEstimator):
             p = expit(Z @ beta)
             gradient = Z.T @ (weight * (t - p)) - penalty @ beta
             hessian = (Z * (weight * p * (1 - p))[:, None]).T @ Z + penalty
-            step = np.linalg.solve(hessian, gradient)
+            try:
+                step = np.linalg.solve(hessian, gradient)
+            except np.linalg.LinAlgError:  # near-separation (a treated-only level): the least-norm step
+                step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
             beta = beta + step
             if np.max(np.abs(step)) < self.tol:
                 break
@@ -61,6 +64,25 @@ class LogisticIRLS(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(W)[:, 1] >= 0.5).astype(int)
 
 
-def propensity_scores(W: np.ndarray, T: np.ndarray) -> tuple[np.ndarray, LogisticIRLS]:
-    model = LogisticIRLS().fit(W, T)
-    return model.predict_proba(W)[:, 1], model
+FLEXIBLE_FLOOR = 1e-3  # flexible scores are kept in [0.001, 0.999]: a tree can predict 0 or 1 exactly
+
+
+def propensity_scores(W: np.ndarray, T: np.ndarray, kind: str = "logistic", seed: int = 0,
+                      folds: int = 5) -> tuple[np.ndarray, LogisticIRLS | None]:
+    """P(T = 1 | W) for every row, and the logistic model (whose score the IPW sandwich uses). A flexible
+    kind (lightgbm, random_forest) is cross-fitted: each row is predicted by a model that did not see it,
+    and no model is returned (its estimation is not in the sandwich)."""
+    if kind == "logistic":
+        model = LogisticIRLS().fit(W, T)
+        return model.predict_proba(W)[:, 1], model
+    from estimators.nuisance import propensity_model
+
+    W = W if W.shape[1] else np.zeros((len(T), 1))
+    fold = np.random.default_rng(np.random.SeedSequence([seed, 5])).permutation(np.arange(len(T)) % folds)
+    seeds = np.random.SeedSequence(seed).generate_state(folds)
+    e = np.empty(len(T))
+    for k in range(folds):
+        train, test = fold != k, fold == k
+        fitted = propensity_model(kind, int(seeds[k])).fit(W[train], T[train].astype(int))
+        e[test] = fitted.predict_proba(W[test])[:, 1]
+    return np.clip(e, FLEXIBLE_FLOOR, 1 - FLEXIBLE_FLOOR), None

@@ -19,7 +19,7 @@ import numpy as np
 from pydantic import Field
 
 from estimators.base import CausalData, Estimator, Fit, NotApplicable
-from estimators.options import EstimatorOptions, integer
+from estimators.options import EstimatorOptions, PropensityModel, integer
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
@@ -61,6 +61,7 @@ class PropensityMatching(Estimator):
 
     class Options(EstimatorOptions):
         neighbours: Annotated[int, integer(1, 100)] = Field(1, description="matches per unit, M")
+        propensity_model: PropensityModel = "logistic"
 
     def _fit(self, data: CausalData) -> Fit:
         m = self.options.neighbours
@@ -68,7 +69,7 @@ class PropensityMatching(Estimator):
         n1, n0 = int(t.sum()), int(t.size - t.sum())
         if min(n1, n0) < m + 1:
             raise NotApplicable(f"ps_matching needs more than {m} units in each arm; got {n1} treated, {n0} control")
-        e, _ = propensity_scores(data.covariates, t)
+        e, _ = propensity_scores(data.covariates, t, self.options.propensity_model, self.seed)
         e = np.clip(e, 1e-12, 1 - 1e-12)
         score = np.log(e / (1 - e))
         got = match_arms(score, t, y, m)

@@ -15,7 +15,7 @@ from pydantic import Field
 
 from estimators.base import CausalData, Estimator, Fit
 from estimators.ols import ols_hc1
-from estimators.options import EstimatorOptions, flag, integer
+from estimators.options import EstimatorOptions, PropensityModel, flag, integer
 from estimators.propensity import propensity_scores
 from estimators.registry import register
 
@@ -32,11 +32,12 @@ class PropensityStratification(Estimator):
         num_strata: Annotated[int, integer(1, 1000)] = Field(10, description="strata, at propensity quantiles")
         regression_adjust: Annotated[bool, flag()] = Field(
             True, description="OLS on the covariates inside each stratum (false: difference in means)")
+        propensity_model: PropensityModel = "logistic"
 
     def _fit(self, data: CausalData) -> Fit:
         num_strata = self.options.num_strata
         adjust = self.options.regression_adjust
-        e, _ = propensity_scores(data.covariates, data.T)
+        e, _ = propensity_scores(data.covariates, data.T, self.options.propensity_model, self.seed)
         edges = np.quantile(e, np.linspace(0, 1, num_strata + 1)[1:-1])
         stratum = np.searchsorted(edges, e, side="right")
         effects, variances, weights, skipped = [], [], [], 0

@@ -12,7 +12,8 @@ from flows import steps as s
 from flows.artifacts import publish_run
 from flows.snapshot_cache import cached_snapshot
 from flows.stream_analysis import stream_analysis
-from tasks.evidence.overlap import overlap_failures
+from tasks.estimate.answer import choose_answer
+from tasks.evidence.overlap import judge_overlap
 from tasks.evidence.sensitivity import check_benchmark
 from tasks.graph.implications import graph_gate_failure
 from tasks.record.result import RunResult
@@ -48,6 +49,7 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
         partial = {"quality": checked.to_json() | {"validation": None}, "identification": identification.to_json()}
         if not checked.success:
             s.stop_at_gate(spec, run_id, partial, checked.reason)
+        warnings = list(checked.warnings)  # gates the spec left at their defaults: reported, not stopping
         tested = s.graph_tests_t(graph, snap.frame, spec)  # the graph's implied independences vs the snapshot
         partial["graph_tests"] = tested.to_json()
         if reason := graph_gate_failure(tested, spec.gates):
@@ -56,12 +58,15 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
         balance = None
         if plan.overlap:
             balance = s.overlap_t(data, spec.estimand, spec.overlap, spec.seed)
-            failures = overlap_failures(balance, spec.gates)
-            if failures and plan.overlap_gate_stops:
+            stops, warned = judge_overlap(balance, data, spec)
+            if stops and plan.overlap_gate_stops:
                 s.stop_at_gate(spec, run_id, partial | {"overlap": balance.to_json()},
-                             "overlap gate failed: " + "; ".join(failures))
+                               "overlap gate failed: " + "; ".join(stops))
+            warnings += [*stops, *warned]  # an IV design does not rest on overlap: its gates only report
             if balance.trimmed_units:  # the trimming rule's sample is what every estimator sees
                 data = data.subset(balance.keep)
+        nuisance = s.nuisance_t(data, spec)  # `auto`: the data choose linear/logistic or LightGBM
+        plan = plan.with_nuisance(spec, nuisance.outcome, nuisance.propensity)
         estimates = s.estimate_t(data, spec, plan.estimators, plan.options)
         refutations = s.refute_t(data, estimates, spec.refuters, seed=spec.seed, simulations=spec.refute_simulations,
                                  workers=spec.workers or default_workers(), options=plan.options)
@@ -71,7 +76,9 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
                            identification=identification, estimates=estimates, naive=s.naive_t(data),
                            selection=plan.selection(), truth=known_truth(spec), cate_by_segment=s.cate_t(estimates, data),
                            overlap=balance, refutations=refutations, graph_tests=tested,
-                           agreement=s.agreement_t(estimates), sensitivity=sensitivity)
+                           agreement=s.agreement_t(estimates), sensitivity=sensitivity, nuisance=nuisance,
+                           warnings=warnings,
+                           answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
         outcome = s.record_t(spec, run_id, result, graph)
     publish_run(spec.base_dir, spec.name, outcome.run_id, outcome.results, str(outcome.results_dir))
     return {"run_id": outcome.run_id, "results_dir": str(outcome.results_dir), "results": outcome.results}

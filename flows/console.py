@@ -34,12 +34,19 @@ def print_summary(results: dict, run_id: str, results_dir: str) -> None:
     from rich.table import Table
 
     spec = results["spec"]
+    console = Console(width=max(Console().width, 120))
+    answer = results.get("answer")
+    if answer:
+        console.print(f"answer: {answer['estimand'].upper()} of {spec['treatment']} on {spec['outcome']} = "
+                      f"{number(answer['estimate'])} [{number(answer['ci_low'])}, {number(answer['ci_high'])}] "
+                      f"({answer['estimator']}; {answer['why']})")
+    else:
+        console.print("answer: none (no estimator succeeded; see the table)")
     table = Table(title=f"{spec['name']}: effect of {spec['treatment']} on {spec['outcome']}")
     for header in ("estimator", "estimand", "estimate", "95% CI", "p", "n", "seconds", "status"):
         table.add_column(header, justify="left" if header in ("estimator", "status", "95% CI") else "right")
     for row in summary_rows(results):
         table.add_row(*row)
-    console = Console(width=max(Console().width, 120))
     console.print(table)
     selection = results.get("selection")
     if selection and selection.get("source") == "recommended":
@@ -63,6 +70,12 @@ def print_summary(results: dict, run_id: str, results_dir: str) -> None:
         evalues = [r["evalue"] for r in results["sensitivity"]["per_estimator"].values() if r.get("evalue")]
         console.print(f"sensitivity: RV_q=1 {100 * ols['rv_q1']:.1f}%, RV_q=1,alpha=0.05 {100 * ols['rv_q1_alpha05']:.1f}%"
                       + (f", E-values {min(evalues):.3g}-{max(evalues):.3g}" if evalues else ""))
+    nuisance = results.get("nuisance")
+    if nuisance:
+        how = "chosen by cross-validated loss" if nuisance["source"] == "auto" else "set in the spec"
+        console.print(f"nuisance models: {nuisance['outcome']} outcome, {nuisance['propensity']} propensity ({how})")
+    for warning in results.get("warnings") or []:
+        console.print(f"warning: {warning}")
     console.print(f"report: {results_dir}/report.html (also in the MLflow run's artifacts)")
     print(f"mlflow_run_id={run_id}", flush=True)
 

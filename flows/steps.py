@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.retry import retry_options
 from tasks import plan
 from tasks.data import quality, snapshot, validate
-from tasks.estimate import agreement, effects
+from tasks.estimate import agreement, effects, nuisance_choice
 from tasks.evidence import overlap, refute, sensitivity
 from tasks.graph import implications
 from tasks.graph.model import load_graph
@@ -26,7 +26,7 @@ from whyflow.spec import load_spec
 
 __all__ = ["load_spec_t", "preflight_t", "load_graph_t", "read_source_t", "validate_t", "identify_t", "plan_t",
            "snapshot_file_t", "versions_t", "start_tracking_t", "quality_t", "graph_tests_t", "causal_data_t",
-           "overlap_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "sensitivity_t",
+           "overlap_t", "nuisance_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "sensitivity_t",
            "record_failure_t", "record_t", "open_dataset_t", "sql_to_parquet_t", "snapshot_dataset_t", "scan_t",
            "stream_quality_t", "estimate_streamed_t", "stop_at_gate"]
 
@@ -49,6 +49,7 @@ quality_t = _step(quality.check_quality, "quality")
 graph_tests_t = _step(implications.check_implications, "graph-tests")
 causal_data_t = _step(effects.causal_data, "design")
 overlap_t = _step(overlap.check_overlap, "overlap")
+nuisance_t = _step(nuisance_choice.choose_nuisance, "choose-nuisance")
 estimate_t = _step(effects.estimate_effects, "estimate")
 naive_t = _step(effects.naive_difference, "naive-difference")
 cate_t = _step(effects.cate_by_segment, "cate-by-segment")

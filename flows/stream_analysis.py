@@ -19,10 +19,12 @@ import time
 from pathlib import Path
 
 from estimators import registry
-from estimators.base import Estimate, normal_inference
+from estimators.base import CausalData, Estimate, normal_inference
 from estimators.streaming.blocks import FrameDesign
 from estimators.streaming.engines import ChunkEngine, DaskEngine, dask_client, iter_frames
 from flows import steps as s
+from tasks.data.quality import gate_message
+from tasks.estimate.answer import choose_answer
 from tasks.evidence.overlap import OverlapReport, overlap_failures
 from tasks.graph.implications import graph_gate_failure
 from tasks.record.result import RunResult
@@ -34,7 +36,7 @@ from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
 from whyflow.threads import single_threaded
 
-__all__ = ["stream_analysis", "StepTimer"]
+__all__ = ["stream_analysis", "StepTimer", "sample_data"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +77,14 @@ def _engine(kind: str, spec: AnalysisSpec, source, design: FrameDesign):
         yield ChunkEngine(source, design, spec.chunk_rows)
 
 
+def sample_data(design: FrameDesign, sample, treatment_type: str) -> CausalData:
+    """The quality scan's seeded sample as CausalData (what `nuisance: auto` is decided on)."""
+    block = design.block(sample)
+    layout = design.layout
+    return CausalData(Y=block.y, T=block.t, covariates=block.W, X=block.X, covariate_names=list(layout.w_names),
+                      x_names=list(layout.x_names), treatment_type=treatment_type)
+
+
 def _naive(result: dict) -> Estimate:
     naive = result["naive"]
     return Estimate("naive", "difference in means", value=naive["value"], std_error=naive["std_error"],
@@ -104,6 +114,7 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph) -> dict:
         partial = {"quality": checked.to_json() | {"validation": None}, "identification": identification.to_json()}
         if not checked.success:
             s.stop_at_gate(spec, run_id, partial, checked.reason)
+        warnings = list(checked.warnings)
         with timer("graph-tests"):
             tested = s.graph_tests_t(graph, scan.sample, spec)
         partial["graph_tests"] = tested.to_json()
@@ -114,6 +125,8 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph) -> dict:
             raise DataError(f"analysis '{spec.name}': streaming estimators share one set of folds; "
                             f"their `cv` options differ: {sorted(folds)}")
         design = frame_design(scan, spec, list(plan.adjustment), folds=folds.pop() if folds else 5)
+        nuisance = s.nuisance_t(sample_data(design, scan.sample, spec.treatment_type), spec)  # auto: on the sample
+        plan = plan.with_nuisance(spec, nuisance.outcome, nuisance.propensity)
         started = time.perf_counter()
         with timer("estimate"), _engine(engine.kind, spec, source, design) as blocks:
             estimates, result = s.estimate_streamed_t(blocks, spec, plan.estimators, plan.options, overlap=plan.overlap)
@@ -121,9 +134,11 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph) -> dict:
         balance = None
         if "overlap" in result:
             balance = OverlapReport(**result["overlap"], analysed_units=result["n"])
-            failures = overlap_failures(balance, spec.gates)
-            if failures:
-                s.stop_at_gate(spec, run_id, partial | {"overlap": balance.to_json()}, "overlap gate failed: " + "; ".join(failures))
+            for gate, observed in overlap_failures(balance, spec.gates):  # no remedy: trimming does not stream
+                stop, message = gate_message(spec, gate, observed)
+                if stop:
+                    s.stop_at_gate(spec, run_id, partial | {"overlap": balance.to_json()}, f"overlap gate failed: {message}")
+                warnings.append(message)
         cate = {e.estimator: e.segments for e in estimates if e.segments}
         log.info("streamed %d rows in %d passes (%s engine, %.1f s); refuters are not run at this scale",
                  result["n"], result["passes"], engine.kind, seconds)
@@ -131,7 +146,8 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph) -> dict:
             run = RunResult(analysis=spec.name, versions=versions, spec=spec.content(), quality=checked,
                             identification=identification, estimates=estimates, naive=_naive(result),
                             selection=plan.selection(), truth=known_truth(spec), cate_by_segment=cate, overlap=balance,
-                            graph_tests=tested)
+                            graph_tests=tested, nuisance=nuisance, warnings=warnings,
+                            answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
             outcome = s.record_t(spec, run_id, run, graph)
         log_metrics(spec.base_dir, run_id, {f"scale.seconds.{r['step']}": r["seconds"] for r in timer.rows}
                     | {f"scale.peak_rss_mib.{r['step']}": r["peak_rss_mib"] for r in timer.rows}

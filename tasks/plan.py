@@ -9,7 +9,7 @@ whether the overlap gate stops the run. Flows read the plan; they decide nothing
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 from estimators import registry
 from tasks.identify.effect import Identification
@@ -44,6 +44,10 @@ class AnalysisPlan:
     def covariates(self) -> list[str]:
         """Every column the estimators adjust for or condition the effect on."""
         return [*self.adjustment, *self.modifiers]
+
+    def with_nuisance(self, spec: AnalysisSpec, outcome: str, propensity: str) -> AnalysisPlan:
+        """The plan with the nuisance models chosen on the data (tasks/estimate/nuisance_choice.py)."""
+        return replace(self, options={n: estimator_options(spec, n, (outcome, propensity)) for n in self.estimators})
 
     def selection(self) -> dict:
         return {"design": self.design, "estimators": list(self.estimators), "reason": self.reason,
@@ -106,12 +110,14 @@ def _recommend_for(spec: AnalysisSpec, identification: Identification | None) ->
                      backdoor=identification is None or identification.backdoor is not None, estimand=spec.estimand)
 
 
-def estimator_options(spec: AnalysisSpec, name: str) -> dict:
-    """The options one estimator is built with: the spec's nuisance choice where the estimator takes
-    one, overridden by its own `estimator_options` entry."""
+def estimator_options(spec: AnalysisSpec, name: str, nuisance: tuple[str, str] | None = None) -> dict:
+    """The options one estimator is built with: the run's nuisance models (chosen, or the spec's when
+    it names them) where the estimator takes them, overridden by its own `estimator_options` entry."""
     accepted = registry.get(name).Options.model_fields
-    nuisance = {"outcome_model": spec.nuisance.outcome, "propensity_model": spec.nuisance.propensity}
-    return {k: v for k, v in nuisance.items() if k in accepted} | dict(spec.estimator_options.get(name, {}))
+    outcome, propensity = nuisance or (spec.nuisance.outcome, spec.nuisance.propensity)
+    models = {"outcome_model": outcome, "propensity_model": propensity}
+    models = {k: v for k, v in models.items() if k in accepted and v != "auto"}  # auto: decided on the data
+    return models | dict(spec.estimator_options.get(name, {}))
 
 
 def _check_names(spec: AnalysisSpec) -> None:

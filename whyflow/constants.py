@@ -17,6 +17,7 @@ __all__ = [
     "TAG_ENV_SHA",
     "TAG_SEED",
     "TAG_FAILURE",
+    "TAG_WARNINGS",
     "TAG_REPRODUCES",
     "VERSION_TAGS",
     "RESULT_FILES",
@@ -44,6 +45,7 @@ TAG_GIT_DIRTY = "whyflow.git.dirty"
 TAG_ENV_SHA = "whyflow.env.sha256"
 TAG_SEED = "whyflow.seed"
 TAG_FAILURE = "whyflow.failure"
+TAG_WARNINGS = "whyflow.warnings"  # gates left at their defaults that failed: the run went on
 TAG_REPRODUCES = "whyflow.reproduces"
 TAG_MONITOR_ALERT = "whyflow.monitor.alert"  # set by the monitor flow on the run that alerted
 

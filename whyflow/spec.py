@@ -20,6 +20,7 @@ __all__ = [
     "OverlapOptions",
     "SensitivityOptions",
     "NuisanceModels",
+    "NegativeControls",
     "AnalysisSpec",
     "load_spec",
     "list_analyses",
@@ -81,12 +82,19 @@ class DataSource(_Frozen):
 
 
 class Gates(_Frozen):
+    """Thresholds on the data and the overlap. A gate the spec declares stops the run (exit 3) when
+    it fails; one left at its default only warns (tag whyflow.warnings), with a remedy."""
+
     min_common_support: float = Field(0.9, ge=0.0, le=1.0)
     max_smd_after_weighting: float = Field(0.1, gt=0.0)
     max_null_fraction: float = Field(0.0, ge=0.0, le=1.0)
     min_rows: int = Field(50, ge=1)
     min_graph_pass_share: float | None = Field(None, ge=0.0, le=1.0)  # share of the graph's implied
-    # independences the data must not reject (tasks/graph_tests.py); None: reported, not gated
+    # independences the data must not reject (tasks/graph/implications.py); None: reported, not gated
+
+    def declared(self, gate: str) -> bool:
+        """Whether the spec set this gate (then it stops the run), rather than leaving the default."""
+        return gate in self.model_fields_set
 
 
 class OverlapOptions(_Frozen):
@@ -123,11 +131,33 @@ class SensitivityOptions(_Frozen):
 
 
 class NuisanceModels(_Frozen):
-    """The learners DML, DR and meta-learner estimators use for E[Y|X,W] and P(T=1|X,W)
-    (estimators/nuisance.py); linear/logistic by default: fast, and their CIs covered the truth here."""
+    """The learners DML, DR, propensity and meta-learner estimators use for E[Y|X,W] and P(T=1|X,W)
+    (estimators/nuisance.py). `auto` (the default) chooses per nuisance by cross-validated loss,
+    preferring linear/logistic unless LightGBM is clearly better (tasks/estimate/nuisance_choice.py)."""
 
-    outcome: Literal["linear", "lightgbm", "random_forest"] = "linear"
-    propensity: Literal["logistic", "lightgbm", "random_forest"] = "logistic"
+    outcome: Literal["auto", "linear", "lightgbm", "random_forest"] = "auto"
+    propensity: Literal["auto", "logistic", "lightgbm", "random_forest"] = "auto"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_word(cls, value: Any) -> Any:
+        """`nuisance: auto` (or linear, lightgbm, random_forest) sets both nuisances at once."""
+        if isinstance(value, str):
+            both = {"auto": ("auto", "auto"), "linear": ("linear", "logistic"), "logistic": ("linear", "logistic"),
+                    "lightgbm": ("lightgbm", "lightgbm"), "random_forest": ("random_forest", "random_forest")}
+            if value not in both:
+                raise ValueError(f"'nuisance' must be auto, linear, lightgbm, random_forest or a mapping "
+                                 f"{{outcome, propensity}}; got {value!r}")
+            return dict(zip(("outcome", "propensity"), both[value]))
+        return value
+
+
+class NegativeControls(_Frozen):
+    """Outcomes the treatment cannot affect and exposures that cannot affect the outcome: a sound
+    estimator finds no effect on (of) them (tasks/evidence/refute.py, `negative_control`)."""
+
+    outcomes: list[str] = Field(default_factory=list)
+    exposures: list[str] = Field(default_factory=list)
 
 
 class AnalysisSpec(_Frozen):
@@ -150,6 +180,7 @@ class AnalysisSpec(_Frozen):
     treatment_type: Literal["binary", "continuous"] = "binary"
     estimators: list[str] | None = None
     nuisance: NuisanceModels = Field(default_factory=NuisanceModels)
+    negative_controls: NegativeControls = Field(default_factory=NegativeControls)
     # per estimator, its options (checked against its Options by tasks/plan.preflight)
     estimator_options: dict[str, dict[str, Any]] = Field(default_factory=dict)
     refuters: list[str] = Field(default_factory=lambda: list(DEFAULT_REFUTERS))
@@ -171,8 +202,12 @@ class AnalysisSpec(_Frozen):
     def _roles_fit_together(self) -> AnalysisSpec:
         if self.treatment == self.outcome:
             raise ValueError(f"treatment and outcome must differ; both are {self.treatment!r}")
-        if (self.graph is None) == (self.confounders is None):
+        if self.graph is not None and self.confounders is not None:
             raise ValueError("give exactly one of 'graph' (a DOT/GML file) or 'confounders' (a list)")
+        if self.graph is None and self.confounders is None:
+            if self.running_variable is None:  # a running variable and a cutoff are a whole design
+                raise ValueError("give exactly one of 'graph' (a DOT/GML file) or 'confounders' (a list)")
+            object.__setattr__(self, "confounders", [])
         if self.graph is not None and Path(self.graph).suffix.lower() not in (".dot", ".gv", ".gml"):
             raise ValueError(f"graph must be a .dot, .gv or .gml file; got {self.graph!r}")
         if (self.running_variable is None) != (self.cutoff is None):
@@ -186,6 +221,12 @@ class AnalysisSpec(_Frozen):
             clash = roles.intersection(getattr(self, key) or [])
             if clash:
                 raise ValueError(f"'{key}' must not contain the treatment or outcome; got {sorted(clash)}")
+        controls = [*self.negative_controls.outcomes, *self.negative_controls.exposures]
+        clash = roles.intersection(controls) | set(controls).intersection(self.confounders or [])
+        if clash:
+            raise ValueError(f"'negative_controls' must not name the treatment, outcome or a confounder; got {sorted(clash)}")
+        if controls and "refuters" not in self.model_fields_set and "negative_control" not in self.refuters:
+            object.__setattr__(self, "refuters", [*self.refuters, "negative_control"])
         if len(set(self.refuters)) != len(self.refuters):
             raise ValueError(f"'refuters' lists a refuter twice: {self.refuters}")
         if self.estimators is not None:
@@ -212,7 +253,8 @@ class AnalysisSpec(_Frozen):
     def columns_needed(self) -> list[str]:
         """Every column the roles name (graph nodes are checked separately)."""
         named = [self.treatment, self.outcome, *(self.confounders or []), *self.instruments,
-                 *self.effect_modifiers, *self.segments, *self.categorical]
+                 *self.effect_modifiers, *self.segments, *self.categorical, *self.negative_controls.outcomes,
+                 *self.negative_controls.exposures]
         if self.running_variable:
             named.append(self.running_variable)
         if self.unit_id:

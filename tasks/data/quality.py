@@ -11,7 +11,7 @@ import pandas as pd
 
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["QualityReport", "check_quality", "build_expectations"]
+__all__ = ["QualityReport", "check_quality", "build_expectations", "gate_message"]
 
 log = logging.getLogger(__name__)
 _NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "uint8", "uint16", "uint32", "uint64",
@@ -21,11 +21,12 @@ _NUMERIC_TYPES = ["int8", "int16", "int32", "int64", "Int64", "uint8", "uint16",
 @dataclass(frozen=True)
 class QualityReport:
     success: bool
-    failed: list[str]
+    failed: list[str]  # what stops the run: data requirements, and gates the spec declared
     evaluated: int
     rows: int
     null_fractions: dict[str, float]
     validation: dict = field(repr=False)
+    warnings: list[str] = field(default_factory=list)  # gates left at their default: reported, not stopping
 
     @property
     def reason(self) -> str:
@@ -33,6 +34,28 @@ class QualityReport:
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def gate_message(spec: AnalysisSpec, gate: str, observed: str) -> tuple[bool, str]:
+    """(stops, message) in whyflow's words: a declared gate stops the run; a default one warns."""
+    value = getattr(spec.gates, gate)
+    if spec.gates.declared(gate):
+        return True, f"gates.{gate} = {value}; {observed}"
+    return False, f"gates.{gate} = {value} (default, not declared: a warning); {observed}"
+
+
+def _gate_of(result: dict, spec: AnalysisSpec) -> tuple[str, str] | None:
+    """The gate a failed expectation stands for, with what was seen; None for a data requirement."""
+    config = result["expectation_config"]
+    column = config.get("kwargs", {}).get("column")
+    observed = result.get("result", {})
+    if config["type"] == "expect_table_row_count_to_be_between":
+        return "min_rows", f"the data have {observed.get('observed_value')} rows"
+    if config["type"] == "expect_column_values_to_not_be_null" and column not in (spec.treatment, spec.outcome):
+        share = (observed.get("unexpected_percent") or 0.0) / 100
+        return "max_null_fraction", (f"column {column!r} is {share:.1%} null "
+                                     f"({observed.get('unexpected_count')} rows without it are left out of the analysis)")
+    return None
 
 
 def build_expectations(spec: AnalysisSpec, covariates: list[str]) -> list:
@@ -89,9 +112,18 @@ def check_quality(frame: pd.DataFrame, spec: AnalysisSpec, covariates: list[str]
     # GX stamps the load time into the result; the run's time is on the MLflow run, and without it
     # the same data gives the same file.
     validation.get("meta", {}).get("batch_markers", {}).pop("ge_load_time", None)
-    failed = [_describe(r) for r in validation["results"] if not r["success"]]
+    failed, warned = [], []
+    for result in validation["results"]:
+        if result["success"]:
+            continue
+        gate = _gate_of(result, spec)
+        if gate is None:
+            failed.append(_describe(result))
+            continue
+        stops, message = gate_message(spec, *gate)
+        (failed if stops else warned).append(message)
     nulls = {c: float(frame[c].isna().mean()) for c in covariates if c in frame.columns}
-    log.info("quality: %d expectations, %d failed", len(validation["results"]), len(failed))
+    log.info("quality: %d expectations, %d failed, %d warnings", len(validation["results"]), len(failed), len(warned))
     return QualityReport(
         success=not failed,
         failed=failed,
@@ -99,4 +131,5 @@ def check_quality(frame: pd.DataFrame, spec: AnalysisSpec, covariates: list[str]
         rows=len(frame),
         null_fractions=nulls,
         validation=validation,
+        warnings=warned,
     )

@@ -20,7 +20,7 @@ from estimators.propensity import propensity_scores
 from estimators.scores import estimand_weights
 from whyflow.spec import Gates, OverlapOptions
 
-__all__ = ["OverlapReport", "check_overlap", "overlap_failures", "standardized_differences", "variance_ratios",
+__all__ = ["OverlapReport", "check_overlap", "overlap_failures", "overlap_remedy", "judge_overlap", "single_arm_strata", "standardized_differences", "variance_ratios",
            "crump_alpha", "trim_mask", "calibration_table", "fit_propensity", "effective_sample_size"]
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,10 @@ class OverlapReport:
     trim_bounds: tuple[float, float] | None = None
     trimmed_units: int = 0
     analysed_units: int = 0
+    # categorical confounders (fixed effects) whose levels hold only treated or only control units: a
+    # within-stratum estimator gives them no weight, so support and balance are judged without them
+    single_arm_strata: dict[str, dict] = field(default_factory=dict)
+    comparable_units: int | None = None
     keep: np.ndarray | None = field(default=None, repr=False, compare=False)  # rows kept for estimation
 
     def to_json(self) -> dict:
@@ -158,17 +162,41 @@ def _support_share(e: np.ndarray, t: np.ndarray, estimand: str) -> float:
     return float(np.mean((e >= low) & (e <= high))) if low <= high else 0.0
 
 
+def single_arm_strata(data: CausalData) -> tuple[np.ndarray, dict[str, dict]]:
+    """(rows in levels holding both arms, {column: {"levels", "of_levels", "units"}}) over the
+    categorical confounders: with fixed effects, a unit in a treated-only or control-only level is
+    absorbed by its level's dummy and carries no weight, which is not a lack of overlap."""
+    comparable = np.ones(data.n, dtype=bool)
+    found = {}
+    for column, labels in data.strata.items():
+        levels, inverse = np.unique(labels, return_inverse=True)
+        treated = np.bincount(inverse, weights=data.T, minlength=len(levels))
+        total = np.bincount(inverse, minlength=len(levels))
+        single = (treated == 0) | (treated == total)
+        members = single[inverse]
+        if members.any():
+            found[column] = {"levels": int(single.sum()), "of_levels": int(len(levels)), "units": int(members.sum())}
+            comparable &= ~members
+    return comparable, found
+
+
 def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptions | None = None, seed: int = 0,
                   bins: int = 40) -> OverlapReport:
-    """Propensity, calibration, common support, trimming, ESS, SMD and variance ratios before/after weighting."""
+    """Propensity, calibration, common support, trimming, ESS, SMD and variance ratios before/after
+    weighting; within the levels of categorical confounders that hold both arms."""
     options = options or OverlapOptions()
     t = data.T
     e = fit_propensity(data.covariates, t, options.propensity_model, seed)
     e1, e0 = e[t == 1], e[t == 0]
     low, high = max(e1.min(), e0.min()), min(e1.max(), e0.max())
-    support = _support_share(e, t, estimand)
+    comparable, single = single_arm_strata(data)
+    if single:  # judged among the units a within-stratum estimator compares
+        support = _support_share(e[comparable], t[comparable], estimand)
+    else:
+        support = _support_share(e, t, estimand)
     keep, bounds = trim_mask(e, options.trim)
-    tk, ek, Wk = t[keep], e[keep], data.covariates[keep]
+    judged = keep & comparable if single else keep
+    tk, ek, Wk = t[judged], e[judged], data.covariates[judged]
     if min(tk.sum(), (1 - tk).sum()) == 0:
         from whyflow.errors import GateFailed
 
@@ -197,6 +225,8 @@ def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptio
         trim_bounds=bounds,
         trimmed_units=int((~keep).sum()),
         analysed_units=int(keep.sum()),
+        single_arm_strata=single,
+        comparable_units=int(comparable.sum()) if single else None,
         keep=keep,
     )
     log.info("overlap: common support %.3f, max |SMD| %.3f -> %.3f, trimmed %d units",
@@ -204,13 +234,39 @@ def check_overlap(data: CausalData, estimand: str = "ate", options: OverlapOptio
     return report
 
 
-def overlap_failures(report: OverlapReport, gates: Gates) -> list[str]:
-    """The gate conditions the report violates, each naming the threshold and the value seen."""
+def overlap_failures(report: OverlapReport, gates: Gates) -> list[tuple[str, str]]:
+    """(gate, what was seen) for each overlap gate the report violates."""
     failures = []
     if report.common_support < gates.min_common_support:
-        failures.append(f"common support {report.common_support:.3f} < min_common_support {gates.min_common_support}")
+        failures.append(("min_common_support", f"common support is {report.common_support:.3f}"))
     if report.max_smd_after > gates.max_smd_after_weighting:
         worst = max(report.smd_after, key=lambda k: abs(report.smd_after[k]))
-        failures.append(f"max |SMD| after weighting {report.max_smd_after:.3f} ({worst}) > "
-                        f"max_smd_after_weighting {gates.max_smd_after_weighting}")
+        failures.append(("max_smd_after_weighting", f"max |SMD| after weighting is {report.max_smd_after:.3f} ({worst})"))
     return failures
+
+
+def overlap_remedy(data: CausalData, estimand: str, options: OverlapOptions, seed: int) -> str:
+    """What would restore overlap, computed: Crump trimming's share kept and balance, when not trimmed yet."""
+    if options.trim != "none":
+        return ("the sample is already trimmed; the estimate leans on extrapolation: narrow the population "
+                "(estimand: att) or check the propensity model")
+    trimmed = check_overlap(data, estimand, options.model_copy(update={"trim": "crump"}), seed)
+    kept = trimmed.analysed_units / max(data.n, 1)
+    return (f"overlap.trim: crump keeps {kept:.0%} of units and brings max |SMD| to {trimmed.max_smd_after:.2f} "
+            f"(common support {trimmed.common_support:.2f})")
+
+
+def judge_overlap(report: OverlapReport, data: CausalData, spec) -> tuple[list[str], list[str]]:
+    """(messages that stop the run, warnings): a gate the spec declared stops; a default one warns,
+    with its remedy computed."""
+    from tasks.data.quality import gate_message
+
+    stops, warned, remedy = [], [], None
+    for gate, observed in overlap_failures(report, spec.gates):
+        stop, message = gate_message(spec, gate, observed)
+        if stop:
+            stops.append(message)
+            continue
+        remedy = remedy or overlap_remedy(data, spec.estimand, spec.overlap, spec.seed)
+        warned.append(f"{message}; remedy: {remedy}")
+    return stops, warned

@@ -52,6 +52,10 @@ def metrics_of(results: dict) -> dict[str, float | None]:
         metrics.update({effect_key(name, estimand): e["ate"], effect_key(name, estimand, "ci_low"): e["ci_low"],
                         effect_key(name, estimand, "ci_high"): e["ci_high"], metric_key("p_value", name): e["p_value"],
                         effect_key(name, estimand, "se"): e["std_error"], metric_key("seconds", name): e["seconds"]})
+    answer = results.get("answer")
+    if answer:
+        metrics.update({f"answer.{estimand}": answer["estimate"], f"answer.{estimand}_ci_low": answer["ci_low"],
+                        f"answer.{estimand}_ci_high": answer["ci_high"]})
     if results.get("naive"):
         metrics["naive.difference"] = results["naive"]["ate"]
     quality = results.get("quality")
@@ -80,6 +84,10 @@ def metrics_of(results: dict) -> dict[str, float | None]:
     if results.get("agreement") and results["agreement"].get("max_z") is not None:
         metrics["agreement.max_z"] = results["agreement"]["max_z"]
         metrics["agreement.disagreeing_pairs"] = float(len(results["agreement"]["disagreeing"]))
+    for nuisance, compared in ((results.get("nuisance") or {}).get("losses") or {}).items():
+        for model, row in compared.items():
+            if model not in ("difference", "chosen"):
+                metrics[metric_key("nuisance", nuisance, "loss", model)] = row["loss"]
     tested = results.get("graph_tests")
     if tested:
         metrics.update({C.METRIC_GRAPH_IMPLIED: tested["implied"], C.METRIC_GRAPH_VIOLATED: tested["violated_share"],

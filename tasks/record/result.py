@@ -8,6 +8,8 @@ from typing import Any
 
 from estimators.base import Estimate
 from tasks.data.quality import QualityReport
+from tasks.estimate.answer import Answer
+from tasks.estimate.nuisance_choice import NuisanceChoice
 from tasks.evidence.overlap import OverlapReport
 from tasks.evidence.refute import Refutation, survivors
 from tasks.evidence.sensitivity import SensitivityReport
@@ -35,6 +37,9 @@ class RunResult:
     graph_tests: GraphTestReport | None = None
     agreement: dict | None = None  # pairwise z of the estimates (tasks/estimate/agreement.py)
     sensitivity: SensitivityReport | None = None  # E-values, Cinelli-Hazlett
+    nuisance: NuisanceChoice | None = None  # the nuisance models and the losses that chose them
+    warnings: list[str] = field(default_factory=list)  # gates left at their defaults that failed, with remedies
+    answer: Answer | None = None  # the headline estimate (tasks/estimate/answer.py)
 
     @property
     def survivors(self) -> list[str]:
@@ -51,4 +56,7 @@ class RunResult:
             "graph_tests": self.graph_tests.to_json() if self.graph_tests else None,
             "selection": self.selection, "agreement": self.agreement,
             "sensitivity": self.sensitivity.to_json() if self.sensitivity else None,
+            "nuisance": self.nuisance.to_json() if self.nuisance else None,
+            "warnings": list(self.warnings),
+            "answer": self.answer.to_json() if self.answer else None,
         })

@@ -88,7 +88,8 @@ def tracked_run(spec: AnalysisSpec, run_id: str) -> Iterator[None]:
 def _payloads(results: dict) -> dict[str, Any]:
     return {
         C.RESULT_FILES["estimates"]: {k: results[k] for k in ("analysis", "versions", "estimates", "naive", "truth",
-                                                               "cate_by_segment", "survivors", "selection")},
+                                                               "cate_by_segment", "survivors", "selection",
+                                                               "nuisance", "answer", "warnings")},
         C.RESULT_FILES["quality"]: results["quality"],
         C.RESULT_FILES["overlap"]: results.get("overlap"),
         C.RESULT_FILES["identification"]: results["identification"],
@@ -134,6 +135,8 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
         made |= report.extra_plots(results, figures, graph)  # graph picture, calibration, sensitivity contour
         report.render_report(results, made, staging / "report.html")
         tracking.log_metrics(spec.base_dir, run_id, metrics_of(results))
+        if results["warnings"]:
+            tracking.set_tags(spec.base_dir, run_id, {C.TAG_WARNINGS: " | ".join(results["warnings"])[:5000]})
         tracking.log_artifacts(spec.base_dir, run_id, staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)

@@ -61,22 +61,20 @@ def _ok(results: dict) -> list[dict]:
 
 
 def headline(results: dict) -> str:
-    """One sentence for a business reader."""
-    ok = _ok(results)
+    """One sentence for a business reader, about the headline estimate (tasks/estimate/answer.py)."""
+    answer = results.get("answer")
     spec = results["spec"]
-    if not ok:
+    if not answer:
         return "No estimator produced an estimate; see the errors below."
-    lows = [e["ci_low"] for e in ok if e["ci_low"] is not None]
-    highs = [e["ci_high"] for e in ok if e["ci_high"] is not None]
-    values = sorted(e["ate"] for e in ok)
-    middle = values[len(values) // 2]
-    direction = "raised" if middle > 0 else "lowered"
-    span = f"; the 95% CIs of the {len(ok)} methods span {min(lows):.4g} to {max(highs):.4g}" if lows and highs else ""
+    value = answer["estimate"]
+    direction = "raised" if value > 0 else "lowered"
+    interval = (f", 95% CI {number(answer['ci_low'])} to {number(answer['ci_high'])}"
+                if answer.get("ci_low") is not None else "")
     naive = results.get("naive") or {}
     naive_text = (f" A naive comparison of the two groups would have said {naive['ate']:.4g}."
                   if naive.get("ate") is not None else "")
-    return (f"{spec['treatment']} {direction} {spec['outcome']} by about {abs(middle):.4g} per unit on average "
-            f"({spec['estimand'].upper()}{span}).{naive_text}")
+    return (f"{spec['treatment']} {direction} {spec['outcome']} by {abs(value):.4g} per unit on average "
+            f"({answer['estimand'].upper()}{interval}; {answer['estimator']}: {answer['why']}).{naive_text}")
 
 
 def verdict(results: dict) -> list[str]:
@@ -156,7 +154,21 @@ def _estimates(results: dict, plots_: dict) -> list[str]:
                      "from the generator"])
     return _section("estimates", _table(["estimator", "estimand", "estimate", "95% low", "95% high", "p", "n", "s",
                                          "status"], rows), _image(plots_.get("forest"), "forest plot"),
-                    _agreement(results.get("agreement")))
+                    _nuisance(results.get("nuisance")), _agreement(results.get("agreement")))
+
+
+def _nuisance(nuisance: dict | None) -> str:
+    """Which nuisance models the estimators used, and the cross-validated losses that chose them."""
+    if not nuisance:
+        return ""
+    text = (f"<p>Nuisance models: {html.escape(nuisance['outcome'])} outcome, "
+            f"{html.escape(nuisance['propensity'])} propensity ")
+    if nuisance["source"] != "auto":
+        return text + "(set in the spec).</p>"
+    rows = [[name, model, row["loss"], row["se"]] for name, compared in nuisance["losses"].items()
+            for model, row in compared.items() if model not in ("difference", "chosen")]
+    return (text + f"(chosen on {nuisance['rows']:,} rows by the rule: {html.escape(nuisance['rule'])}).</p>"
+            + _table(["nuisance", "model", "cross-validated loss", "SE"], rows))
 
 
 def _agreement(agreement: dict | None) -> str:
@@ -291,10 +303,13 @@ def render_report(results: dict, plots_: dict[str, Path], path: Path) -> Path:
     tested = results.get("graph_tests") or {}
     nav = "".join(f'<a href="#{k}">{v}</a>' for k, v in SECTIONS.items())
     trust = "".join(f"<li>{html.escape(line)}</li>" for line in verdict(results))
+    warned = "".join(f"<li>{html.escape(w)}</li>" for w in results.get("warnings") or [])
     sections = [f"<h1>{html.escape(spec['name'])}: did {html.escape(spec['treatment'])} change "
                 f"{html.escape(spec['outcome'])}?</h1>", f"<nav>{nav}</nav>",
                 *_section("answer", f'<p class="answer">{html.escape(headline(results))}</p>',
                           f'<ul class="trust">{trust}</ul>',
+                          (f'<p>Warnings (gates left at their defaults; the run went on):</p><ul class="warnings">'
+                           f"{warned}</ul>" if warned else ""),
                           f"<p class='muted'>Question: what is the average effect ({spec['estimand'].upper()}) of "
                           f"<code>{html.escape(spec['treatment'])}</code> on <code>{html.escape(spec['outcome'])}"
                           "</code>, adjusting for the confounders the causal graph names?</p>"),

@@ -18,7 +18,7 @@ import pandas as pd
 from pandas.api import types as ptypes
 
 from estimators.streaming.blocks import FrameDesign, reduce_stats
-from tasks.data.quality import QualityReport, check_quality
+from tasks.data.quality import QualityReport, check_quality, gate_message
 from estimators.streaming.engines import ParquetDataset, iter_frames
 from whyflow.spec import AnalysisSpec
 
@@ -111,9 +111,14 @@ def scan_source(source: ParquetDataset, spec: AnalysisSpec, columns: list[str], 
 
 def check_stream_quality(scan: Scan, spec: AnalysisSpec, covariates: list[str]) -> QualityReport:
     """Full-data checks from the scan plus the GX suite on the sample; failures from both."""
-    failed = []
+    failed, warned = [], []
+
+    def gate(name: str, observed: str) -> None:
+        stops, message = gate_message(spec, name, observed + " (all rows)")
+        (failed if stops else warned).append(message)
+
     if scan.rows < spec.gates.min_rows:
-        failed.append(f"row count {scan.rows} < min_rows {spec.gates.min_rows} (all rows)")
+        gate("min_rows", f"the data have {scan.rows} rows")
     for role, column in (("treatment", spec.treatment), ("outcome", spec.outcome)):
         if scan.nulls.get(column, 0):
             failed.append(f"{role} {column!r} has {scan.nulls[column]} null value(s) (all rows)")
@@ -126,8 +131,7 @@ def check_stream_quality(scan: Scan, spec: AnalysisSpec, covariates: list[str]) 
     nulls = {c: scan.nulls.get(c, 0) / max(scan.rows, 1) for c in covariates}
     for column, share in nulls.items():
         if share > spec.gates.max_null_fraction:
-            failed.append(f"column {column!r} null fraction {share:.4f} > max_null_fraction "
-                          f"{spec.gates.max_null_fraction} (all rows)")
+            gate("max_null_fraction", f"column {column!r} is {share:.1%} null")
     sample_spec = spec.model_copy(update={"gates": spec.gates.model_copy(
         update={"min_rows": min(spec.gates.min_rows, max(len(scan.sample), 1))})})
     gx = check_quality(scan.sample, sample_spec, covariates)
@@ -137,8 +141,10 @@ def check_stream_quality(scan: Scan, spec: AnalysisSpec, covariates: list[str]) 
                                     "ranges": {c: [scan.minimum[c], scan.maximum[c]] for c in scan.minimum},
                                     "levels": {c: len(v) for c, v in scan.levels.items()}}
     log.info("quality: %d rows checked in one pass; GX on a %d-row sample", scan.rows, len(scan.sample))
-    return QualityReport(success=not failed and gx.success, failed=failed + [f"{f} (sample)" for f in gx.failed],
-                         evaluated=gx.evaluated + 5, rows=scan.rows, null_fractions=nulls, validation=validation)
+    sample_only = [f"{f} (sample)" for f in gx.failed if not f.startswith("gates.")]  # gates: judged on all rows
+    return QualityReport(success=not failed and not sample_only, failed=failed + sample_only,
+                         evaluated=gx.evaluated + 5, rows=scan.rows, null_fractions=nulls, validation=validation,
+                         warnings=warned)
 
 
 def frame_design(scan: Scan, spec: AnalysisSpec, adjustment: list[str], folds: int = 5) -> FrameDesign:

@@ -151,7 +151,7 @@ def test_horvitz_thompson_sandwich_error_agrees_with_the_bootstrap():
 @pytest.mark.parametrize("name, options, message", [
     ("ipw", {"clip": 0.7}, "`clip` must be a number in (0, 0.5)"),
     ("ipw", {"stabilize": "yes"}, "`stabilize` must be true or false; got 'yes'"),
-    ("ipw", {"trim": 0.1}, "unknown option 'trim'; accepted: clip, stabilize"),
+    ("ipw", {"trim": 0.1}, "unknown option 'trim'; accepted: clip, propensity_model, stabilize"),
     ("aipw", {"cv": 1}, "`cv` must be an integer in [2, 20]; got 1"),
     ("aipw", {"outcome_model": "xgboost"}, "`outcome_model` must be one of linear, lightgbm, random_forest"),
     ("ps_matching", {"neighbours": 0}, "`neighbours` must be an integer in [1, 100]; got 0"),

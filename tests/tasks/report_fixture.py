@@ -13,6 +13,7 @@ from tasks.report import plots
 from tasks.report import html as report
 from tasks.estimate.effects import cate_by_segment, naive_difference
 from tasks.graph.model import CausalGraph, parse_graph_text
+from tasks.estimate.answer import choose_answer
 from tasks.evidence.overlap import check_overlap
 from tasks.evidence.refute import refute_estimates, survivors
 from tasks.record.files import to_jsonable
@@ -53,6 +54,7 @@ def build_results(refuters=("placebo", "data_subset", "unobserved_common_cause")
         "identification": {"strategy": "backdoor", "backdoor": ["activity", "level"], "instruments": [], "latent": []},
         "overlap": overlap.to_json(), "refutations": [r.to_json() for r in refutations],
         "survivors": survivors(estimates, refutations), "sensitivity": sensitivity.to_json(),
+        "answer": choose_answer(estimates, "backdoor").to_json(), "warnings": [],
     })
     return results, overlap
 

@@ -28,7 +28,7 @@ def spec_with(tmp_path, *overrides):
 
 @pytest.mark.parametrize("override, message", [
     ("estimator_options={ipw: {trim: 0.1}}",
-     "analysis 'a': estimator_options.ipw: unknown option 'trim'; accepted: clip, stabilize"),
+     "analysis 'a': estimator_options.ipw: unknown option 'trim'; accepted: clip, propensity_model, stabilize"),
     ("estimator_options={ipw: {clip: 2}}", "analysis 'a': estimator_options.ipw: `clip` must be a number in (0, 0.5) "
                                           "or [low, high]"),
     ("estimator_options={ps_stratification: {num_strata: 0}}",
@@ -46,9 +46,9 @@ def test_bad_estimator_options_are_one_line_spec_errors(tmp_path, override, mess
 
 
 @pytest.mark.parametrize("override, message", [
-    ("nuisance.outcome=xgboost", "analysis 'a': key 'nuisance.outcome': Input should be 'linear', 'lightgbm' or "
+    ("nuisance.outcome=xgboost", "analysis 'a': key 'nuisance.outcome': Input should be 'auto', 'linear', 'lightgbm' or "
                                  "'random_forest'; got 'xgboost'"),
-    ("nuisance.propensity=linear", "key 'nuisance.propensity': Input should be 'logistic', 'lightgbm' or "
+    ("nuisance.propensity=linear", "key 'nuisance.propensity': Input should be 'auto', 'logistic', 'lightgbm' or "
                                    "'random_forest'"),
     ("nuisance.trees=5", "analysis 'a': unknown key 'nuisance.trees'"),
     ("estimator_options={ipw: 3}", "analysis 'a': key 'estimator_options.ipw'"),
@@ -65,7 +65,7 @@ def test_the_spec_nuisance_reaches_estimators_that_take_one_and_options_override
     preflight(spec)
     assert estimator_options(spec, "aipw") == {"outcome_model": "random_forest", "propensity_model": "lightgbm",
                                                "cv": 3}
-    assert estimator_options(spec, "ipw") == {"stabilize": False}
+    assert estimator_options(spec, "ipw") == {"stabilize": False}  # nuisance.propensity is auto: chosen on the data
     assert estimator_options(spec, "linear_regression") == {}
     rng = np.random.default_rng(0)
     w = rng.normal(size=(600, 1))
@@ -74,3 +74,19 @@ def test_the_spec_nuisance_reaches_estimators_that_take_one_and_options_override
     aipw, ipw, _ = estimate_effects(data, spec, ["aipw", "ipw", "linear_regression"])
     assert aipw.details["nuisance"] == {"outcome": "random_forest", "propensity": "lightgbm"}
     assert aipw.details["folds"] == 3 and ipw.details["stabilized"] is False
+
+
+def test_the_spec_propensity_model_reaches_every_propensity_estimator(tmp_path):
+    """ipw, ps_stratification and ps_matching take nuisance.propensity like the DR and DML estimators."""
+    spec = spec_with(tmp_path, "nuisance.propensity=lightgbm")
+    for name in ("ipw", "ps_stratification", "ps_matching"):
+        assert estimator_options(spec, name)["propensity_model"] == "lightgbm"
+    rng = np.random.default_rng(1)
+    w = rng.normal(size=(800, 1))
+    t = rng.binomial(1, 1 / (1 + np.exp(-w[:, 0]))).astype(float)
+    data = CausalData(Y=w[:, 0] + t + rng.normal(size=800), T=t, covariates=w, X=np.empty((800, 0)),
+                      covariate_names=["w"], x_names=[])
+    ipw, strata = estimate_effects(data, spec, ["ipw", "ps_stratification"])
+    assert "lightgbm propensity" in ipw.method and ipw.ok and strata.ok
+    logistic = estimate_effects(data, spec_with(tmp_path, "nuisance.propensity=logistic"), ["ipw"])[0]
+    assert logistic.value != ipw.value and "logistic propensity" in logistic.method

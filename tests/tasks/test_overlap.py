@@ -1,4 +1,5 @@
 import numpy as np
+import pandas as pd
 import pytest
 
 from estimators.base import CausalData
@@ -35,9 +36,9 @@ def test_weighting_removes_imbalance_and_support_is_reported():
 
 def test_gates_name_threshold_and_value():
     report = check_overlap(confounded(strength=6.0))
-    failures = overlap_failures(report, Gates(min_common_support=0.999, max_smd_after_weighting=0.01))
-    assert any(f.startswith("common support") and "< min_common_support 0.999" in f for f in failures)
-    assert any("max |SMD| after weighting" in f and "(x)" in f for f in failures)
+    failures = dict(overlap_failures(report, Gates(min_common_support=0.999, max_smd_after_weighting=0.01)))
+    assert failures["min_common_support"] == f"common support is {report.common_support:.3f}"
+    assert "max |SMD| after weighting is" in failures["max_smd_after_weighting"] and "(x)" in failures["max_smd_after_weighting"]
     assert overlap_failures(check_overlap(confounded()), Gates(max_smd_after_weighting=0.05)) == []
 
 
@@ -123,7 +124,7 @@ def test_gates_behave_as_set_on_demo_like_and_weak_overlap_data():
     weak = check_overlap(confounded(strength=8.0))
     assert weak.common_support < 0.9
     failures = overlap_failures(weak, Gates(min_common_support=0.9))
-    assert any(f.startswith(f"common support {weak.common_support:.3f} < min_common_support 0.9") for f in failures)
+    assert ("min_common_support", f"common support is {weak.common_support:.3f}") in failures
     relaxed = Gates(min_common_support=weak.common_support - 0.01, max_smd_after_weighting=weak.max_smd_after + 0.01)
     assert overlap_failures(weak, relaxed) == []
 
@@ -184,9 +185,9 @@ def test_weak_overlap_run_stops_with_exit_3_and_a_trimmed_run_estimates_on_the_k
     code = main(["run", "weak", "--params", str(params)])
     out, err = capsys.readouterr()
     assert code == 3, err
-    assert "whyflow: error: overlap gate failed: common support" in err and "< min_common_support 0.9" in err
+    assert "whyflow: error: overlap gate failed: gates.min_common_support = 0.9; common support is" in err
     failed = client.get_run(out.strip().splitlines()[-1].split("=")[1])
-    assert failed.info.status == "FAILED" and "min_common_support 0.9" in failed.data.tags["whyflow.failure"]
+    assert failed.info.status == "FAILED" and "gates.min_common_support = 0.9" in failed.data.tags["whyflow.failure"]
     assert failed.data.metrics["overlap.common_support"] < 0.9
 
     code = main(["run", "weak", "--params", str(params), "--set", "gates.min_common_support=0.5",
@@ -213,3 +214,45 @@ def test_common_support_counts_the_units_the_estimand_is_about():
     shares = {estimand: check_overlap(data, estimand).common_support for estimand in by_hand}
     assert shares == pytest.approx(by_hand)
     assert shares["att"] > 0.95 > shares["ate"]  # every treated unit has controls near it; many controls have no treated
+
+
+def test_a_default_gate_warns_with_a_computed_remedy_and_a_declared_one_stops(tmp_path):
+    """Weak overlap: undeclared gates become warnings naming the gate, its value and Crump trimming's
+    effect (computed, not guessed); the same gate declared in the spec stops the run."""
+    from tasks.evidence.overlap import judge_overlap
+    from whyflow.spec import AnalysisSpec
+
+    data = confounded(n=4000, strength=8.0, seed=5)
+    report = check_overlap(data)
+    quiet = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.csv"}, treatment="t", outcome="y",
+                         confounders=["x"])
+    stops, warned = judge_overlap(report, data, quiet)
+    assert stops == [] and len(warned) == 2
+    trimmed = check_overlap(data, options=OverlapOptions(trim="crump"))
+    assert warned[0].startswith("gates.min_common_support = 0.9 (default, not declared: a warning); common support is")
+    assert (f"remedy: overlap.trim: crump keeps {trimmed.analysed_units / data.n:.0%} of units and brings max |SMD| "
+            f"to {trimmed.max_smd_after:.2f}") in warned[0]
+    declared = quiet.model_copy(update={"gates": Gates(min_common_support=0.9)})
+    stops, warned = judge_overlap(report, data, declared)
+    assert stops == [f"gates.min_common_support = 0.9; common support is {report.common_support:.3f}"]
+    assert len(warned) == 1 and warned[0].startswith("gates.max_smd_after_weighting = 0.1 (default")
+
+
+def test_overlap_is_judged_within_the_levels_of_a_categorical_confounder():
+    """A 300-level fixed effect where a third of the levels hold one arm only: those units carry no
+    weight in a within-level estimator, so common support is judged without them (and reported)."""
+    rng = np.random.default_rng(2)
+    n, levels = 12000, 300  # 40 units a level: a mixed level (share 0.3-0.7) is single-arm with p < 1e-6
+    level = rng.integers(0, levels, n)
+    share = np.where(level < 50, 0.0, np.where(level < 100, 1.0, rng.uniform(0.3, 0.7, levels)[level]))
+    t = rng.binomial(1, share).astype(float)
+    y = 0.01 * level + 2.0 * t + rng.normal(size=n)
+    frame = pd.DataFrame({"t": t, "y": y, "g": level.astype(str)})
+    data = CausalData.from_frame(frame, treatment="t", outcome="y", adjustment=["g"], categorical=["g"])
+    report = check_overlap(data)
+    assert report.single_arm_strata["g"]["levels"] == 100 and report.single_arm_strata["g"]["of_levels"] == 300
+    in_single = int((level < 100).sum())
+    assert report.single_arm_strata["g"]["units"] == in_single and report.comparable_units == n - in_single
+    assert report.common_support > 0.95
+    naive_support = float(np.mean(~np.isin(level, np.arange(100))))  # what counting every unit would give
+    assert naive_support < 0.75

@@ -22,17 +22,27 @@ def test_clean_data_passes_every_expectation():
     assert report.validation["statistics"]["unsuccessful_expectations"] == 0
 
 
-def test_covariate_nulls_beyond_the_gate_fail_and_are_named():
+def test_covariate_nulls_beyond_a_declared_gate_fail_in_whyflows_words():
     report = check_quality(frame(x_nulls=10), spec(max_null_fraction=0.02), ["x"])
     assert not report.success
-    assert report.failed == ["expect_column_values_to_not_be_null[x] (5.00% unexpected)"]
-    assert report.null_fractions["x"] == 0.05
+    assert report.failed == ["gates.max_null_fraction = 0.02; column 'x' is 5.0% null "
+                             "(10 rows without it are left out of the analysis)"]
+    assert report.null_fractions["x"] == 0.05 and report.warnings == []
+
+
+def test_covariate_nulls_beyond_a_default_gate_only_warn():
+    report = check_quality(frame(x_nulls=10), spec(), ["x"])
+    assert report.success and report.failed == []
+    assert report.warnings == ["gates.max_null_fraction = 0.0 (default, not declared: a warning); column 'x' is "
+                               "5.0% null (10 rows without it are left out of the analysis)"]
 
 
 def test_covariate_nulls_within_the_gate_pass():
     assert check_quality(frame(x_nulls=10), spec(max_null_fraction=0.06), ["x"]).success
 
 
-def test_too_few_rows_fail():
+def test_too_few_rows_fail_when_declared_and_warn_otherwise():
     report = check_quality(frame(n=20), spec(min_rows=100), ["x"])
-    assert any(f.startswith("expect_table_row_count_to_be_between") for f in report.failed)
+    assert report.failed == ["gates.min_rows = 100; the data have 20 rows"]
+    few = check_quality(frame(n=40), spec(), ["x"])
+    assert few.success and few.warnings == ["gates.min_rows = 50 (default, not declared: a warning); the data have 40 rows"]

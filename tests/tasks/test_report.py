@@ -19,14 +19,15 @@ def results(**changes):
     return base | changes
 
 
-def test_headline_gives_the_middle_estimate_the_ci_span_and_the_naive_number():
-    text = headline(results())
-    assert text == ("coupon_sent raised gmv by about 50.9 per unit on average (ATE; the 95% CIs of the 2 methods "
-                    "span 47.8 to 54). A naive comparison of the two groups would have said 223.6.")
-    assert "lowered gmv by about 3" in headline(results(estimates=[{"estimator": "ipw", "estimand": "ate", "ate": -3.0,
-                                                                     "ci_low": -4.0, "ci_high": -2.0,
-                                                                     "status": "ok"}]))
-    assert headline(results(estimates=[])).startswith("No estimator produced an estimate")
+def test_headline_leads_with_the_answer_its_interval_why_and_the_naive_number():
+    answer = {"estimator": "aipw", "estimand": "ate", "estimate": 50.9, "ci_low": 47.8, "ci_high": 54.0,
+              "why": "back-door design: the doubly robust estimator"}
+    text = headline(results(answer=answer))
+    assert text == ("coupon_sent raised gmv by 50.9 per unit on average (ATE, 95% CI 47.8 to 54; aipw: back-door "
+                    "design: the doubly robust estimator). A naive comparison of the two groups would have said 223.6.")
+    lowered = headline(results(answer=answer | {"estimate": -3.0, "ci_low": -4.0, "ci_high": -2.0}))
+    assert "lowered gmv by 3 per unit" in lowered
+    assert headline(results(answer=None)).startswith("No estimator produced an estimate")
 
 
 def test_verdict_reads_overlap_refutation_and_sensitivity():
