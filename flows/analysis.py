@@ -28,12 +28,13 @@ __all__ = ["analysis"]
 def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[str, Any] | None = None,
              snapshot: str | None = None) -> dict:
     """Run one analysis of params.yaml end to end and log it to MLflow; returns the run summary.
-    With `snapshot` (a Parquet file, e.g. fetched from DVC) that exact file replaces the source."""
+    With `snapshot` (a Parquet file or a streamed run's dataset folder, as fetched from DVC) that exact
+    snapshot replaces the source."""
     spec = s.load_spec_t(params_file, analysis, overrides or {})
-    engine = s.preflight_t(spec, snapshot=bool(snapshot))
+    engine = s.preflight_t(spec, snapshot=snapshot)
     graph = s.load_graph_t(spec)
     if engine.kind != "memory":
-        return stream_analysis(spec, engine, graph)
+        return stream_analysis(spec, engine, graph, dataset=snapshot)
     warm_up(spec.workers or default_workers())
     stored = s.snapshot_file_t(snapshot, spec) if snapshot else None
     frame = stored.frame if stored else s.read_source_t(spec)

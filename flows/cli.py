@@ -21,7 +21,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
     from tasks.plan import preflight
 
-    preflight(spec, snapshot=bool(args.snapshot))  # names, options, engine: exit 2 before Prefect starts
+    preflight(spec, snapshot=str(args.snapshot) if args.snapshot else None)  # names, options, engine: exit 2 before Prefect starts
     from flows.analysis import analysis
     from whyflow.errors import GateFailed
 
@@ -103,8 +103,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec key (dotted, YAML value), e.g. --set gates.min_common_support=0.8")
-    run.add_argument("--snapshot", metavar="FILE.parquet",
-                     help="run on this exact Parquet snapshot instead of the declared source (stored in DVC too)")
+    run.add_argument("--snapshot", metavar="PATH",
+                     help="run on this exact snapshot instead of the declared source: a Parquet file (in memory) or "
+                          "a dataset folder (streamed); stored in DVC too")
     run.set_defaults(handler=_cmd_run)
     rep = commands.add_parser("reproduce", help="re-run a logged run from its recorded versions and compare")
     rep.add_argument("run_id", help="the MLflow run id printed by `whyflow run`")

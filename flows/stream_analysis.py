@@ -91,14 +91,17 @@ def _naive(result: dict) -> Estimate:
                     **normal_inference(naive["value"], naive["std_error"]), n=result["n"], method=naive["method"])
 
 
-def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph) -> dict:
-    """Run one analysis on a large source, streamed; returns the run summary like the in-memory flow."""
+def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: str | None = None) -> dict:
+    """Run one analysis on a large source, streamed; returns the run summary like the in-memory flow.
+    `dataset`: a folder of Parquet files that replaces the source (a reproduction's snapshot)."""
     timer = StepTimer()
     with timer("open"):
-        if spec.data.sql is not None:
+        if dataset is None and spec.data.sql is not None:
             folder = s.sql_to_parquet_t(spec, spec.chunk_rows)
             spec = spec.model_copy(update={"data": spec.data.model_copy(update={"path": str(folder), "sql": None})})
-        source = s.open_dataset_t(spec)
+        where = spec if dataset is None else spec.model_copy(
+            update={"data": spec.data.model_copy(update={"path": str(dataset), "sql": None})})
+        source = s.open_dataset_t(where)
         first = next(iter_frames(source, list(source.schema), min(spec.chunk_rows, 100_000)))
         s.validate_t(first, spec, graph)  # columns, roles, graph nodes: before any pass over the data
         identification = s.identify_t(graph, spec)

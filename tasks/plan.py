@@ -9,6 +9,7 @@ whether the overlap gate stops the run. Flows read the plan; they decide nothing
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from dataclasses import asdict, dataclass, field, replace
 
 from estimators import registry
@@ -137,12 +138,17 @@ def _check_names(spec: AnalysisSpec) -> None:
     check_refuters(spec)
 
 
-def preflight(spec: AnalysisSpec, *, snapshot: bool = False) -> EngineChoice:
-    """Everything about the spec that can be wrong before the data are read: SpecError, exit 2."""
+def preflight(spec: AnalysisSpec, *, snapshot: str | None = None) -> EngineChoice:
+    """Everything about the spec that can be wrong before the data are read: SpecError, exit 2.
+    With `snapshot`, a Parquet file is analysed in memory and a dataset folder (a streamed run's
+    snapshot, as `whyflow reproduce` fetches it) is streamed again."""
     _check_names(spec)
-    if snapshot:  # an exact snapshot file is always analysed in memory
+    if snapshot and not Path(snapshot).is_dir():
         return EngineChoice("memory", None, None, "a snapshot file")
-    engine = choose_engine(spec)
+    if snapshot:
+        engine = EngineChoice("dask" if spec.engine == "dask" else "stream", None, None, "a streamed run's dataset")
+    else:
+        engine = choose_engine(spec)
     if engine.kind == "memory":
         return engine
     if spec.overlap.trim != "none" or spec.overlap.propensity_model != "logistic":

@@ -40,10 +40,22 @@ def warm_up(workers: int) -> None:
         forkserver.ensure_running()
 
 
+def _one_thread_worker() -> None:
+    """Every worker runs numeric libraries on whyflow's thread count, whatever the caller's environment
+    (a forkserver started by another program may not have pinned them)."""
+    from whyflow.threads import pin_threads, thread_count
+
+    pin_threads()
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(limits=thread_count())
+
+
 def map_processes(fn: Callable[[T], R], items: Iterable[T], workers: int) -> list[R]:
     """fn over items, in `workers` processes (in this process when workers is 1)."""
     items = list(items)
     if workers <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
-    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=_context()) as pool:
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=_context(),
+                             initializer=_one_thread_worker) as pool:
         return list(pool.map(fn, items))

@@ -10,8 +10,10 @@ while it runs a stage).
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,7 +22,7 @@ import pandas as pd
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec, SqlSource
 
-__all__ = ["Snapshot", "SnapshotRecord", "read_source", "read_table", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot",
+__all__ = ["Snapshot", "SnapshotRecord", "read_source", "read_table", "dvc_root", "snapshot_data", "snapshot_file", "file_md5", "fetch_snapshot",
            "dataset_md5", "snapshot_dataset", "write_sql_dataset"]
 
 log = logging.getLogger(__name__)
@@ -109,13 +111,24 @@ def read_table(path: Path, what: str) -> pd.DataFrame:
         raise DataError(f"{what} could not be read: {reason}") from None
 
 
+def dvc_root(base_dir: Path) -> str:
+    """The DVC repository of the params file's folder, else of the working directory (a params file
+    kept outside the project); DataError naming both when neither is in one."""
+    from dvc.repo import Repo
+
+    for start in (Path(base_dir), Path.cwd()):
+        try:
+            return Repo.find_root(str(start))
+        except Exception:
+            continue
+    raise DataError(f"no DVC repository at or above {str(base_dir)!r} (the params file's folder) or the working "
+                    f"directory {str(Path.cwd())!r}; run 'dvc init' in the project")
+
+
 def _dvc_repo(base_dir: Path):
     from dvc.repo import Repo
 
-    try:
-        return Repo(Repo.find_root(str(base_dir)))
-    except Exception:
-        raise DataError(f"no DVC repository at or above {str(base_dir)!r}; run 'dvc init' there") from None
+    return Repo(dvc_root(base_dir))
 
 
 def _store_in_dvc(path: Path, md5: str, base_dir: Path) -> str:
@@ -158,17 +171,39 @@ def _pull_verified(repo, md5: str, cache) -> None:
         cache.add(str(local), cache.fs, md5)
 
 
+def _cached_verified(repo, md5: str) -> Path:
+    """One object of the DVC cache, pulled from the remote when missing, checked against its md5
+    (a directory listing `<md5>.dir` is checked against `<md5>`)."""
+    cache = repo.cache.local
+    cached = Path(cache.oid_to_path(md5))
+    if not cached.is_file():
+        _pull_verified(repo, md5, cache)
+    if file_md5(cached) != md5.removesuffix(".dir"):
+        raise DataError(f"snapshot {md5} in the DVC cache does not match its md5 (changed after it was stored)")
+    return cached
+
+
 def fetch_snapshot(md5: str, base_dir: Path) -> Path:
-    """Path of the cached snapshot with this md5, fetched from the default remote when needed."""
+    """Path of the cached snapshot with this md5, fetched from the default remote when needed. A
+    streamed run's dataset (`<md5>.dir`) comes back as a folder of its Parquet files, laid out as
+    when it was snapshotted (hardlinks into the cache, under .whyflow/datasets/)."""
     repo = _dvc_repo(base_dir)
     try:
-        cache = repo.cache.local
-        cached = Path(cache.oid_to_path(md5))
-        if not cached.is_file():
-            _pull_verified(repo, md5, cache)
-        if file_md5(cached) != md5:
-            raise DataError(f"snapshot {md5} in the DVC cache does not match its md5 (changed after it was stored)")
-        return cached
+        if not md5.endswith(".dir"):
+            return _cached_verified(repo, md5)
+        entries = json.loads(_cached_verified(repo, md5).read_text())
+        folder = base_dir / ".whyflow" / "datasets" / md5
+        for entry in entries:
+            target = folder / entry["relpath"]
+            if target.is_file():
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cached = _cached_verified(repo, entry["md5"])
+            try:
+                os.link(cached, target)
+            except OSError:  # another filesystem
+                shutil.copyfile(cached, target)
+        return folder
     finally:
         repo.close()
 

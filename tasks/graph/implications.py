@@ -59,6 +59,7 @@ class GraphTestReport:
     p_value: float | None  # share of random graphs violating no more than this graph (+1 corrected)
     implications: list[ImpliedIndependence]
     seconds: float
+    note: str = ""  # what was (not) tested and why
 
     @property
     def pass_share(self) -> float | None:
@@ -121,8 +122,11 @@ def _share(results: list[ImpliedIndependence]) -> tuple[int, int, float | None]:
 
 def run_graph_tests(graph: CausalGraph, frame: pd.DataFrame, *, seed: int, method: str = "linear",
                     alpha: float = 0.05, random_graphs: int | None = None, rows: int | None = None,
-                    categorical: tuple[str, ...] = ()) -> GraphTestReport:
-    """Test the graph's implied independences on the data and against random graphs of its size."""
+                    categorical: tuple[str, ...] = (), claims: set[str] | None = None,
+                    note: str = "") -> GraphTestReport:
+    """Test the graph's implied independences on the data and against random graphs of its size.
+    With `claims`, only independences involving one of those nodes are claims of the user's and
+    tested (the rest of the graph was implied by whyflow, not drawn)."""
     if method not in CI_METHODS:
         raise ValueError(f"method must be one of {sorted(CI_METHODS)}; got {method!r}")
     started = time.perf_counter()
@@ -140,11 +144,13 @@ def run_graph_tests(graph: CausalGraph, frame: pd.DataFrame, *, seed: int, metho
                                     rows=cap)
     memo: dict = {}
     statements, untestable = implied_independences(graph.dag)
+    if claims is not None:
+        statements = [s for s in statements if claims & {s[0], s[1]}]
     results = _violations(statements, tester, alpha, memo)
     implied, violated, share = _share(results)
     rng = np.random.default_rng(children[1])
     shares = []
-    for _ in range(DEFAULT_RANDOM_GRAPHS[method] if random_graphs is None else random_graphs):
+    for _ in range((DEFAULT_RANDOM_GRAPHS[method] if random_graphs is None else random_graphs) if statements else 0):
         random_statements, _ = implied_independences(random_dag_like(graph.dag, rng))
         random_share = _share(_violations(random_statements, tester, alpha, memo))[2]
         if random_share is not None:
@@ -156,15 +162,22 @@ def run_graph_tests(graph: CausalGraph, frame: pd.DataFrame, *, seed: int, metho
     return GraphTestReport(method=method, alpha=alpha, rows=tester.n, rows_total=len(frame), seed=seed,
                            implied=implied, violated=violated, violated_share=share, untestable_pairs=untestable,
                            random_graphs=len(shares), random_violated_share=float(np.mean(shares)) if shares else None,
-                           p_value=p_value, implications=results, seconds=seconds)
+                           p_value=p_value, implications=results, seconds=seconds, note=note)
 
 
 def check_implications(graph: CausalGraph, frame: pd.DataFrame, spec: AnalysisSpec, *, method: str = "linear",
                             alpha: float = 0.05, random_graphs: int | None = None,
                             rows: int | None = None) -> GraphTestReport:
-    """The analysis step: run_graph_tests with the spec's seed and categorical columns."""
+    """The analysis step: run_graph_tests with the spec's seed and categorical columns. A graph built
+    from a `confounders:` list claims nothing about how the confounders relate to each other; only the
+    instruments' exclusion restrictions are the user's claims there, so only they are tested."""
+    claims, note = None, ""
+    if graph.source == "confounders":
+        claims = set(spec.instruments)
+        note = ("graph built from the spec's roles: independences among the confounders were never claimed and are "
+                "not tested" + ("; the instruments' exclusion restrictions are" if claims else ""))
     return run_graph_tests(graph, frame, seed=spec.seed, method=method, alpha=alpha, random_graphs=random_graphs,
-                           rows=rows, categorical=tuple(spec.categorical))
+                           rows=rows, categorical=tuple(spec.categorical), claims=claims, note=note)
 
 
 check_implications.__test__ = False  # a pipeline step, not a pytest test

@@ -316,7 +316,8 @@ def render_report(results: dict, plots_: dict[str, Path], path: Path) -> Path:
                 *_section("graph", f"<p>Graph <code>{html.escape(str(spec.get('graph') or 'from confounders'))}</code>, "
                           f"sha256 <code>{html.escape(str(versions.get('graph_sha256')))}</code>."
                           + (f" {tested.get('implied', 0)} implied independences tested, "
-                             f"{_pct(tested.get('violated_share'))} rejected by the data." if tested else "") + "</p>",
+                             f"{_pct(tested.get('violated_share'))} rejected by the data." if tested else "")
+                          + (f" {html.escape(tested['note'])}." if tested.get("note") else "") + "</p>",
                           _image(plots_.get("graph"), "causal graph")),
                 *_data(results),
                 *_section("identification", f"<p>Strategy: {html.escape(ident['strategy'])}; adjustment set: "

@@ -59,3 +59,4 @@ def test_over_budget_non_streaming_estimator_exits_2_before_the_flow(project, mo
     message = capsys.readouterr().err.strip()
     assert "estimator(s) ['linear_dml'] cannot stream" in message and "stream_linear_dml" in message
     assert len(message.splitlines()) == 1
+

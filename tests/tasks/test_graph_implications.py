@@ -201,3 +201,28 @@ def test_gate_key_is_validated():
     assert Gates().min_graph_pass_share is None
     with pytest.raises(ValueError):
         Gates(min_graph_pass_share=1.5)
+
+
+def test_a_graph_from_a_confounders_list_tests_only_what_the_user_claimed(tmp_path):
+    """Confounders that are correlated with each other (as real ones are) would 'violate' the
+    independences a roles graph implies among them; those were never claimed and are not tested."""
+    import numpy as np
+    import pandas as pd
+
+    from tasks.graph.implications import check_implications
+    from tasks.graph.model import graph_from_roles
+    from whyflow.spec import AnalysisSpec
+
+    rng = np.random.default_rng(0)
+    a = rng.normal(size=3000)
+    frame = pd.DataFrame({"a": a, "b": a + rng.normal(size=3000), "z": rng.normal(size=3000)})
+    frame["t"] = (frame.a + frame.b + frame.z + rng.normal(size=3000) > 0).astype(int)
+    frame["y"] = frame.a + frame.b + 2 * frame.t + rng.normal(size=3000)
+    spec = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.csv"}, treatment="t", outcome="y",
+                        confounders=["a", "b"])
+    report = check_implications(graph_from_roles(spec), frame, spec, random_graphs=5)
+    assert report.implied == 0 and report.violated_share is None and "never claimed" in report.note
+    with_instrument = spec.model_copy(update={"instruments": ["z"]})
+    report = check_implications(graph_from_roles(with_instrument), frame, with_instrument, random_graphs=5)
+    assert report.implied >= 1 and all("z" in (i.x, i.y) for i in report.implications)
+    assert report.violated == 0  # z reaches y only through t here

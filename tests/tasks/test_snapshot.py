@@ -98,3 +98,20 @@ def test_no_dvc_repository_is_a_clear_error(tmp_path):
     spec = load_spec(tmp_path / "params.yaml", "a")
     with pytest.raises(DataError, match="no DVC repository"):
         snapshot_data(read_source(spec), spec)
+
+
+def test_a_params_file_outside_the_project_uses_the_working_directorys_dvc_repository(tmp_path, monkeypatch):
+    from dvc.repo import Repo
+
+    from tasks.data.snapshot import dvc_root
+    from whyflow.errors import DataError
+
+    project, elsewhere = tmp_path / "project", tmp_path / "elsewhere"
+    project.mkdir(), elsewhere.mkdir()
+    Repo.init(str(project), no_scm=True).close()
+    monkeypatch.chdir(project)
+    assert dvc_root(elsewhere) == str(project)
+    assert dvc_root(project) == str(project)
+    monkeypatch.chdir(elsewhere)
+    with pytest.raises(DataError, match="no DVC repository at or above .* or the working directory"):
+        dvc_root(elsewhere)
