@@ -87,7 +87,7 @@ def analyse_decision(data: CausalData, *, estimators: list[str | type] = (), cos
         options = (estimator_options or {}).get(name, {})
         try:
             cate_oof[name] = cross_fit_cate(estimator, data, folds=folds, seed=seeds[1], options=options)
-        except NotApplicable as exc:
+        except (NotApplicable, ValueError) as exc:  # recorded with its reason; the other models still run
             failed[name] = str(exc)
     validation = validate_cate(scores, cate_oof, bootstrap=bootstrap, seed=seeds[2]) if cate_oof else {}
     selection = select_cate_model(scores, cate_oof, folds=folds, seed=seeds[2]) if cate_oof else None

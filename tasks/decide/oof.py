@@ -2,8 +2,8 @@
 
 Each fold's rows get predictions from a model fitted on the other K-1 folds, so validation,
 model selection and the policy value judge each unit by a model that never saw it. The registry's
-CATE estimators gain `effect(X) -> ndarray` (CATE for new rows of effect modifiers, CausalData.X's
-columns); any class with that method and the registry constructor (seed, **options) works here.
+CATE estimators predict with `effect(features(data))`; any class with `fit(data)`, `effect(X)`
+(X = CausalData.X unless it has `features`) and the registry constructor (seed, **options) works.
 """
 
 from __future__ import annotations
@@ -50,8 +50,12 @@ def cross_fit_cate(estimator: str | type, data: CausalData, *, folds: int = 5, s
         estimate = getattr(model, "estimate_", None)
         if estimate is not None and not estimate.ok:
             raise NotApplicable(f"{name} failed on fold {k}: {estimate.error}")
+        rows = data.subset(np.flatnonzero(held_out))
+        # `features(data)` is the matrix the estimator's effect() takes (the modifiers X, or every
+        # covariate for the meta-learners); a class without it takes X
+        matrix = model.features(rows) if hasattr(model, "features") else rows.X
         try:
-            cate[held_out] = np.ravel(model.effect(data.X[held_out]))
+            cate[held_out] = np.ravel(model.effect(matrix))
         except NotImplementedError as exc:  # the registry's default effect(X): this estimator has none
             raise NotApplicable(str(exc)) from None
     return cate
