@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import math
 
 import numpy as np
 from pydantic import Field
 
 from estimators.base import CausalData, Estimator, Fit
 from estimators.options import NuisanceOptions, integer, number
-from estimators.econml_common import (estimand_rows, linear_importance, mean_inference, quiet,
+from estimators.econml_common import (LinearCateInference, estimand_rows, linear_importance, mean_inference, quiet,
                                       refuse_without_x_for_subgroups, split_xw)
 from estimators.nuisance import outcome_model, propensity_model
 from estimators.registry import register
@@ -27,7 +26,7 @@ __all__ = ["DRLearner"]
 
 
 @register
-class DRLearner(Estimator):
+class DRLearner(LinearCateInference, Estimator):
     name = "dr_learner"
     family = "meta-learner (EconML)"
     summary = "EconML LinearDRLearner: doubly robust pseudo-outcomes, linear CATE, robust errors"
@@ -58,14 +57,3 @@ class DRLearner(Estimator):
         if X is not None:
             details["cate_importance"] = linear_importance(self.model_, names)
         return Fit(value=value, std_error=se, cate=cate, details=details)
-
-    def effect(self, X: np.ndarray) -> np.ndarray:
-        with quiet():
-            if self.X_ is None:  # a constant effect
-                return np.full(len(X), float(np.ravel(self.model_.effect(None))[0]))
-            return np.ravel(self.model_.effect(X))
-
-    def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
-        if self.X_ is None:
-            return float(cate[rows].mean()), getattr(self, "ate_se_", math.nan)
-        return mean_inference(self.model_, self.X_, rows)

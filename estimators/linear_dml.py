@@ -13,14 +13,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-import math
 
 import numpy as np
 from pydantic import Field
 
 from estimators.base import CausalData, Estimator, Fit
 from estimators.options import NuisanceOptions, integer
-from estimators.econml_common import (estimand_rows, linear_importance, mean_inference, quiet,
+from estimators.econml_common import (LinearCateInference, estimand_rows, linear_importance, mean_inference, quiet,
                                       refuse_without_x_for_subgroups, split_xw)
 from estimators.nuisance import outcome_model, treatment_model
 from estimators.registry import register
@@ -29,7 +28,7 @@ __all__ = ["LinearDML"]
 
 
 @register
-class LinearDML(Estimator):
+class LinearDML(LinearCateInference, Estimator):
     name = "linear_dml"
     family = "double machine learning (EconML)"
     summary = "EconML LinearDML, linear nuisances, 5-fold cross-fitting"
@@ -69,13 +68,3 @@ class LinearDML(Estimator):
                   f"{self.options.cv}-fold cross-fitting")
         return Fit(value=value, std_error=se, cate=cate, details=details, method=method)
 
-    def effect(self, X: np.ndarray) -> np.ndarray:
-        with quiet():
-            if self.X_ is None:  # a constant effect
-                return np.full(len(X), float(np.ravel(self.model_.effect(None))[0]))
-            return np.ravel(self.model_.effect(X))
-
-    def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
-        if self.X_ is None:  # a constant effect: every segment carries the ATE and its error
-            return float(cate[rows].mean()), getattr(self, "ate_se_", math.nan)
-        return mean_inference(self.model_, self.X_, rows)
