@@ -124,8 +124,11 @@ def cell(d: int, rows: int, kind: str, reps: int, args, skip_reference: bool) ->
 
 
 def fmt(entries: list[dict]) -> str:
-    if any(e.get("timeout") for e in entries):
-        return f"| - | - | - | > {entries[0]['seconds']:.0f} (stopped) |"
+    stopped = [e for e in entries if e.get("timeout")]
+    if stopped:
+        done = ", ".join(f"{e['seconds']:.0f} s" for e in entries if not e.get("timeout"))
+        return (f"| - | - | - | {len(stopped)} of {len(entries)} stopped at {stopped[0]['seconds']:.0f} s"
+                + (f"; finished: {done}" if done else "") + " |")
     med = {k: statistics.median(e[k] for e in entries) for k in ("shd", "tpr", "fdr", "seconds")}
     return f"| {med['shd']:.1f} | {med['tpr']:.2f} | {med['fdr']:.2f} | {med['seconds']:.2f} |"
 
