@@ -71,7 +71,7 @@ def replicate(seed: int, n: int) -> list[dict]:
             curve = hirano_imbens(sim.x, sim.t, sim.y, grid, seed)
             slope = None
         else:
-            fit = (fit_vcnet if name == "vcnet" else fit_drnet)(sim.x, sim.t, sim.y, n_members=10, seed=seed)
+            fit = (fit_vcnet if name == "vcnet" else fit_drnet)(sim.x, sim.t, sim.y, n_members=10, seed=seed)  # defaults
             curve = {k: np.array(v) for k, v in fit.dose_response(sim.x, grid).items()}
             slope = float(fit.average_derivative(sim.x, sim.t).mean())
         inside = (curve["low"] <= truth) & (truth <= curve["high"])

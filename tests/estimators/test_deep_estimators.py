@@ -52,6 +52,7 @@ def test_tarnet_ci_covers_a_linear_effect_and_predicts_new_rows():
     estimate = model.estimate_
     assert estimate.ok and estimate.ci_low < 2.0 < estimate.ci_high, estimate
     assert estimate.ci_high - estimate.ci_low < 1.5
+    assert np.allclose(model.effect(model.features(data)), estimate.cate)  # the same state predicts new rows
     assert model.effect(data.covariates[:10]).shape == (10,)
     low, high = model.effect_interval(data.covariates[:10])
     assert (low <= high).all()
