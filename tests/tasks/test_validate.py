@@ -51,3 +51,21 @@ def test_graph_node_missing_from_data_is_a_graph_error():
 def test_continuous_treatment_is_accepted_when_declared():
     spec = SPEC.model_copy(update={"treatment_type": "continuous"})
     check(frame(t=np.linspace(0, 5, 50)), spec)
+
+
+def test_every_data_problem_is_reported_at_once_with_the_key_that_fixes_it(tmp_path):
+    import pandas as pd
+
+    from tasks.data.validate import data_problems
+    from whyflow.spec import AnalysisSpec
+
+    frame = pd.DataFrame({"got_promo": ["yes", "no"] * 50, "spend": [float(i) if i % 2 else None for i in range(100)],
+                          "age": range(100)})
+    spec = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.csv"}, treatment="got_promo", outcome="spend",
+                        confounders=["age", "region"])
+    problems = data_problems(frame, spec)
+    assert len(problems) == 3
+    assert problems[0].startswith("column(s) ['region'] not in the data")
+    assert "treatment column 'got_promo' must be numeric; got dtype" in problems[1]
+    assert "treatment_values: {'yes': ..., 'no': ...}" in problems[1]
+    assert problems[2] == "outcome column 'spend' has 50 null value(s); it must have none (missing: {outcome: drop})"
