@@ -74,6 +74,7 @@ class CausalData:
     negative_exposures: dict[str, np.ndarray] = field(default_factory=dict)
     # categorical adjustment columns (fixed effects) -> each row's level: overlap is judged within them
     strata: dict[str, np.ndarray] = field(default_factory=dict)
+    rows: np.ndarray | None = None  # each row's 0-based position in the frame it was built from
 
     @property
     def n(self) -> int:
@@ -123,6 +124,7 @@ class CausalData:
             negative_exposures={c: complete[c].to_numpy(dtype=float) for c in negative_exposures},
             strata={c: complete[c].astype(str).to_numpy() for c in adjustment
                     if _is_categorical(complete[c], c, cats) and complete[c].nunique() > 2},
+            rows=np.flatnonzero(frame[used].notna().all(axis=1).to_numpy()),
         )
 
     def subset(self, rows: np.ndarray) -> CausalData:
@@ -134,7 +136,8 @@ class CausalData:
                             Z=take(self.Z), R=take(self.R), M=take(self.M), proxies=take(self.proxies),
                             negative_outcomes={k: v[rows] for k, v in self.negative_outcomes.items()},
                             negative_exposures={k: v[rows] for k, v in self.negative_exposures.items()},
-                            strata={k: v[rows] for k, v in self.strata.items()})
+                            strata={k: v[rows] for k, v in self.strata.items()},
+                            rows=take(self.rows))
 
     def replace(self, **changes: Any) -> CausalData:
         values = {k: getattr(self, k) for k in self.__dataclass_fields__}

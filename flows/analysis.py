@@ -71,6 +71,7 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
         estimates = s.estimate_t(data, spec, plan.estimators, plan.options)
         refutations = s.refute_t(data, estimates, spec.refuters, seed=spec.seed, simulations=spec.refute_simulations,
                                  workers=spec.workers or default_workers(), options=plan.options)
+        decision = s.decision_t(data, spec, plan, nuisance, snap.frame)  # whom to treat, when the spec asks
         sensitivity = (s.sensitivity_t(data, estimates, spec.sensitivity.benchmark, tuple(spec.sensitivity.multiples))
                        if plan.sensitivity else None)
         result = RunResult(analysis=spec.name, versions=versions, spec=spec.content(), quality=checked,
@@ -78,7 +79,7 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
                            selection=plan.selection(), truth=known_truth(spec), cate_by_segment=s.cate_t(estimates, data),
                            overlap=balance, refutations=refutations, graph_tests=tested,
                            agreement=s.agreement_t(estimates), sensitivity=sensitivity, nuisance=nuisance,
-                           warnings=warnings,
+                           warnings=warnings, decision=decision,
                            answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
         outcome = s.record_t(spec, run_id, result, graph)
     publish_run(spec.base_dir, spec.name, outcome.run_id, outcome.results, str(outcome.results_dir))

@@ -42,6 +42,9 @@ def print_summary(results: dict, run_id: str, results_dir: str) -> None:
                       f"({answer['estimator']}; {answer['why']})")
     else:
         console.print("answer: none (no estimator succeeded; see the table)")
+    decision = results.get("decision")
+    if decision:
+        console.print(f"what to do: {decision['recommendation']}")
     table = Table(title=f"{spec['name']}: effect of {spec['treatment']} on {spec['outcome']}")
     for header in ("estimator", "estimand", "estimate", "95% CI", "p", "n", "seconds", "status"):
         table.add_column(header, justify="left" if header in ("estimator", "status", "95% CI") else "right")
@@ -51,14 +54,15 @@ def print_summary(results: dict, run_id: str, results_dir: str) -> None:
     selection = results.get("selection")
     if selection and selection.get("source") == "recommended":
         console.print(f"estimators recommended for the {selection['design']} design: {selection['reason']}")
-    refuted = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["passed"] is False]
-    failed = [f"{r['refuter']}/{r['estimator']}" for r in results["refutations"] if r["status"] == "failed"]
     if results["refutations"]:
-        console.print(f"survived every refuter: {', '.join(results['survivors']) or 'none'}"
-                      + (f"; refuted: {', '.join(refuted)}" if refuted else "")
-                      + (f"; refuter errors: {', '.join(failed)}" if failed else ""))
+        from tasks.evidence.evidence_summary import evidence_lines
+
+        headline = (answer or {}).get("estimator")
+        lines = evidence_lines(results["refutations"])  # the headline estimator's checks first
+        for line in sorted(lines, key=lambda line: not line.startswith(f"{headline}:")):
+            console.print(f"checks: {line}")
     else:
-        console.print("refutation: not run")
+        console.print("checks: refutation not run")
     overlap = results.get("overlap")
     if overlap:
         console.print(f"overlap: common support {overlap['common_support']:.3f}, max |SMD| "

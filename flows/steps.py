@@ -13,6 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.retry import retry_options
 from tasks import plan
 from tasks.data import quality, snapshot, validate
+from tasks.decide.step import decide_for_run
 from tasks.estimate import agreement, effects, nuisance_choice
 from tasks.evidence import overlap, refute, sensitivity
 from tasks.graph import implications
@@ -26,7 +27,7 @@ from whyflow.spec import load_spec
 
 __all__ = ["load_spec_t", "preflight_t", "load_graph_t", "read_source_t", "validate_t", "identify_t", "plan_t",
            "snapshot_file_t", "versions_t", "start_tracking_t", "quality_t", "graph_tests_t", "causal_data_t",
-           "overlap_t", "nuisance_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "sensitivity_t",
+           "overlap_t", "nuisance_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "decision_t", "sensitivity_t",
            "record_failure_t", "record_t", "open_dataset_t", "sql_to_parquet_t", "snapshot_dataset_t", "scan_t",
            "stream_quality_t", "estimate_streamed_t", "stop_at_gate"]
 
@@ -55,6 +56,7 @@ naive_t = _step(effects.naive_difference, "naive-difference")
 cate_t = _step(effects.cate_by_segment, "cate-by-segment")
 agreement_t = _step(agreement.estimator_agreement, "agreement")
 refute_t = _step(refute.refute_estimates, "refute")
+decision_t = _step(decide_for_run, "decision")
 sensitivity_t = _step(sensitivity.analyse_sensitivity, "sensitivity")
 record_failure_t = _step(record.record_failure, "record-failure", io=True)
 record_t = _step(record.record_run, "record", io=True)

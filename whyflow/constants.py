@@ -73,6 +73,9 @@ RESULT_FILES = {
     "sensitivity": "sensitivity.json",
     "graph_tests": "graph_tests.json",
     "agreement": "agreement.json",
+    "decision": "decision.json",
+    "policy": "policy.parquet",
+    "unit_effects": "unit_effects.parquet",
 }
 
 # The graph tested against the data (tasks/graph_tests.py).

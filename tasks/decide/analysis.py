@@ -37,11 +37,12 @@ class DecisionAnalysis:
     validation: dict[str, CateValidation]
     selection: ModelSelection | None
     report: DecisionReport
+    wording: dict[str, str] = field(default_factory=dict)  # describe()'s action, units and outcome
 
     def to_json(self) -> dict[str, Any]:
         """decision.json: the report's keys (value, baselines, share_treated, roi, policy, ...) plus the
         CATE validation and model selection behind it."""
-        return {**self.report.to_json(),
+        return {**self.report.to_json(), "recommendation": self.report.describe(**self.wording),
                 "cate_validation": {name: v.to_json() for name, v in self.validation.items()},
                 "model_selection": None if self.selection is None else self.selection.to_json(),
                 "cate_models_failed": self.failed}

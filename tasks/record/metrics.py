@@ -84,6 +84,11 @@ def metrics_of(results: dict) -> dict[str, float | None]:
     if results.get("agreement") and results["agreement"].get("max_z") is not None:
         metrics["agreement.max_z"] = results["agreement"]["max_z"]
         metrics["agreement.disagreeing_pairs"] = float(len(results["agreement"]["disagreeing"]))
+    decision = results.get("decision")
+    if decision:
+        metrics.update({"decision.value": decision["value"]["estimate"], "decision.value_ci_low": decision["value"]["ci_low"],
+                        "decision.value_ci_high": decision["value"]["ci_high"], "decision.roi": decision["roi"],
+                        "decision.share_treated": decision["share_treated"]})
     for nuisance, compared in ((results.get("nuisance") or {}).get("losses") or {}).items():
         for model, row in compared.items():
             if model not in ("difference", "chosen"):

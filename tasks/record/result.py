@@ -8,6 +8,7 @@ from typing import Any
 
 from estimators.base import Estimate
 from tasks.data.quality import QualityReport
+from tasks.decide.analysis import DecisionAnalysis
 from tasks.estimate.answer import Answer
 from tasks.estimate.nuisance_choice import NuisanceChoice
 from tasks.evidence.overlap import OverlapReport
@@ -40,6 +41,7 @@ class RunResult:
     nuisance: NuisanceChoice | None = None  # the nuisance models and the losses that chose them
     warnings: list[str] = field(default_factory=list)  # gates left at their defaults that failed, with remedies
     answer: Answer | None = None  # the headline estimate (tasks/estimate/answer.py)
+    decision: DecisionAnalysis | None = None  # whom to treat, its value and ROI (tasks/decide/)
 
     @property
     def survivors(self) -> list[str]:
@@ -59,4 +61,5 @@ class RunResult:
             "nuisance": self.nuisance.to_json() if self.nuisance else None,
             "warnings": list(self.warnings),
             "answer": self.answer.to_json() if self.answer else None,
+            "decision": self.decision.to_json() if self.decision else None,
         })

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+import numpy as np
+import pandas as pd
+
 from tasks.report import plots
 from tasks.report import html as report
 from tasks.record import files as results_io
@@ -28,6 +31,7 @@ __all__ = ["run_versions", "start_tracking", "tracked_run", "record_failure", "r
            "RunOutcome"]
 
 log = logging.getLogger(__name__)
+UNIT_EFFECT_ROWS = 1_000_000  # unit_effects.parquet up to this many rows, or when the spec asks
 
 
 @dataclass(frozen=True)
@@ -97,7 +101,8 @@ def _payloads(results: dict) -> dict[str, Any]:
                                        "survivors": results.get("survivors", [])},
     } | ({C.RESULT_FILES["graph_tests"]: results["graph_tests"]} if results.get("graph_tests") else {}) \
       | ({C.RESULT_FILES["agreement"]: results["agreement"]} if results.get("agreement") else {}) \
-      | ({C.RESULT_FILES["sensitivity"]: results["sensitivity"]} if results.get("sensitivity") else {})
+      | ({C.RESULT_FILES["sensitivity"]: results["sensitivity"]} if results.get("sensitivity") else {}) \
+      | ({C.RESULT_FILES["decision"]: results["decision"]} if results.get("decision") else {})
 
 
 def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
@@ -133,6 +138,14 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
                                               spec.gates.max_smd_after_weighting, figures / "balance.png",
                                               overlap.variance_ratio_before, overlap.variance_ratio_after)
         made |= report.extra_plots(results, figures, graph)  # graph picture, calibration, sensitivity contour
+        unit_effects = {f"cate.{e.estimator}": e.cate for e in result.estimates if e.ok and e.cate is not None}
+        rows = len(next(iter(unit_effects.values()))) if unit_effects else 0
+        if unit_effects and (rows <= UNIT_EFFECT_ROWS or spec.unit_effects):
+            pd.DataFrame({"row": np.arange(rows, dtype=np.int64), **unit_effects}).to_parquet(
+                staging / C.RESULT_FILES["unit_effects"], index=False)
+        if result.decision is not None:
+            result.decision.report.policy_frame().to_parquet(staging / C.RESULT_FILES["policy"], index=False)
+            made |= {path.stem: path for path in result.decision.write_plots(figures, outcome=spec.outcome)}
         report.render_report(results, made, staging / "report.html")
         tracking.log_metrics(spec.base_dir, run_id, metrics_of(results))
         if results["warnings"]:

@@ -20,7 +20,7 @@ __all__ = ["render_report", "headline", "verdict", "extra_plots", "SECTIONS"]
 log = logging.getLogger(__name__)
 _NUMERIC = re.compile(r"^[-+\d.,%e–]+$")
 # id -> title, in page order; the browser test checks every one.
-SECTIONS = {"answer": "The answer", "graph": "Causal graph", "data": "Data and quality",
+SECTIONS = {"answer": "The answer", "decision": "What to do", "graph": "Causal graph", "data": "Data and quality",
             "identification": "Identification", "overlap": "Overlap and balance", "estimates": "Estimates",
             "cate": "Effect by segment", "refutation": "Refutation", "sensitivity": "Sensitivity to hidden confounding",
             "versions": "Versions"}
@@ -86,10 +86,13 @@ def verdict(results: dict) -> list[str]:
                      f"common support; the largest imbalance after weighting is {overlap['max_smd_after']:.3f} SD "
                      f"(was {overlap['max_smd_before']:.3f}).")
     refutations = results.get("refutations") or []
+    answer = results.get("answer") or {}
     if refutations:
-        ok = _ok(results)
-        lines.append(f"{len(results.get('survivors') or [])} of {len(ok)} estimates survived all "
-                     f"{len({r['refuter'] for r in refutations})} refutation tests.")
+        from tasks.evidence.evidence_summary import summarize_evidence
+
+        evidence = summarize_evidence(refutations)
+        headline = evidence.get(answer.get("estimator")) or next(iter(evidence.values()))
+        lines.append(f"Checks of the headline estimate: {headline['line']}")
     truth = (results.get("truth") or {}).get(results["spec"]["estimand"])
     if truth is not None:
         lines.append(f"Known truth (the data are simulated): {truth:.4g}.")
@@ -140,6 +143,25 @@ code{font-size:.9em;background:#f5f5f5;padding:0 .2em}.fail{color:#b00;font-weig
 
 def _section(key: str, *parts: str) -> list[str]:
     return [f'<section id="{key}"><h2>{SECTIONS[key]}</h2>', *parts, "</section>"]
+
+
+def _decision(results: dict, plots_: dict) -> list[str]:
+    """The recommended rule, its value against treating everyone and no one, and who responds."""
+    decision = results.get("decision")
+    if not decision:
+        return _section("decision", "<p class='muted'>No decision asked: add <code>decision: {cost: ...}</code> to the "
+                                    "analysis to get a targeting rule with its value and ROI.</p>")
+    value, baselines = decision["value"], decision["baselines"]
+    rows = [["recommended rule", value["estimate"], value["ci_low"], value["ci_high"]],
+            *[[name.replace("_", " "), b["estimate"], b["ci_low"], b["ci_high"]] for name, b in baselines.items()]]
+    selection = (decision.get("model_selection") or {}).get("reason") or ""
+    pictures = [_image(plots_.get(key), key.replace("_", " ")) for key in sorted(plots_)
+                if key.startswith("decision_")]
+    return _section("decision", f'<p class="answer">{html.escape(decision["recommendation"])}</p>',
+                    f"<p>Net gain per unit over treating no one (cost {number(decision['cost'])} per unit treated); "
+                    f"share treated {_pct(decision['share_treated'])}; ROI {number(decision['roi'])}.</p>",
+                    _table(["policy", "net gain per unit", "95% low", "95% high"], rows),
+                    f"<p class='muted'>{html.escape(selection)}</p>" if selection else "", *pictures)
 
 
 def _estimates(results: dict, plots_: dict) -> list[str]:
@@ -221,30 +243,44 @@ def _overlap(results: dict, plots_: dict) -> list[str]:
                     _table(["covariate", "SMD before", "SMD after", "variance ratio before", "variance ratio after"], rows))
 
 
+_VERDICT_TEXT = {"pass": "pass", "fail": "FAIL", "inconclusive": "inconclusive", "not_applicable": "n/a",
+                 "failed": "error"}
+_CATEGORY_TEXT = {"sanity": "Sanity checks (does the estimator behave?)", "bias": "Bias checks (is the estimate biased?)",
+                  "sensitivity": "Sensitivity (how strong would a hidden confounder have to be?)"}
+
+
 def _verdict_cell(r: dict | None) -> str:
-    if r is None:
-        return "–"
-    if r["status"] == "not_applicable":
-        return "n/a"
-    return "error" if r["status"] != "ok" else "pass" if r["passed"] else "FAIL"
+    return "–" if r is None else _VERDICT_TEXT.get(r.get("verdict", ""), r.get("verdict", "?"))
 
 
 def _refutation(results: dict) -> list[str]:
+    """Sanity checks, bias checks and sensitivity apart, each with what it can detect; one evidence
+    line per estimator (tasks/evidence/evidence_summary.py), never a bare 'survived'."""
+    from tasks.evidence.evidence_summary import evidence_lines
+
     refutations = results.get("refutations") or []
-    rows = [[r["refuter"], r["estimator"], r["original"], r["new_effect"], r.get("interval_low"), r.get("interval_high"),
-             r["p_value"], ("n/a: " if r["status"] == "not_applicable" else "error: ") + (r["error"] or "")
-             if r["status"] != "ok" else ("pass" if r["passed"] else "FAIL")]
-            for r in refutations]
-    rules = {r["refuter"]: r.get("criterion", "") for r in refutations}
+    if not refutations:
+        return _section("refutation", "<p class='muted'>Not run.</p>")
     estimators = list(dict.fromkeys(r["estimator"] for r in refutations))
     outcome = {(r["refuter"], r["estimator"]): r for r in refutations}
-    matrix = _table(["refuter", *estimators], [[name, *(_verdict_cell(outcome.get((name, e))) for e in estimators)]
-                                               for name in rules])
-    legend = "".join(f"<li><b>{html.escape(k)}</b>: {html.escape(v)}</li>" for k, v in rules.items())
-    return _section("refutation", matrix, _table(["refuter", "estimator", "estimate", "refuted mean", "interval low",
-                                          "interval high", "p", "result"], rows), f"<ul class='muted'>{legend}</ul>",
-                    f"<p>Survived every refuter: <b>{html.escape(', '.join(results.get('survivors') or []) or 'none')}"
-                    "</b>.</p>")
+    parts = ["<ul>" + "".join(f"<li>{html.escape(line)}</li>" for line in evidence_lines(refutations)) + "</ul>"]
+    for category, title in _CATEGORY_TEXT.items():
+        mine = [r for r in refutations if r.get("category", "sanity") == category]
+        if not mine:
+            continue
+        names = list(dict.fromkeys(r["refuter"] for r in mine))
+        parts.append(f"<h3>{html.escape(title)}</h3>")
+        parts.append(_table(["check", *estimators], [[n, *(_verdict_cell(outcome.get((n, e))) for e in estimators)]
+                                                   for n in names]))
+        described = {r["refuter"]: (r.get("detects", ""), r.get("criterion", "")) for r in mine}
+        parts.append("<ul class='muted'>" + "".join(
+            f"<li><b>{html.escape(n)}</b>: {html.escape(d)} {html.escape(c)}</li>" for n, (d, c) in described.items())
+            + "</ul>")
+    rows = [[r["refuter"], r["estimator"], r["original"], r["new_effect"], r.get("interval_low"), r.get("interval_high"),
+             r["p_value"], _verdict_cell(r) + (f": {r['error']}" if r.get("error") else "")] for r in refutations]
+    parts.append(_table(["check", "estimator", "estimate", "refuted mean", "interval low", "interval high", "p",
+                         "result"], rows))
+    return _section("refutation", *parts)
 
 
 def _sensitivity(results: dict, plots_: dict) -> list[str]:
@@ -313,6 +349,7 @@ def render_report(results: dict, plots_: dict[str, Path], path: Path) -> Path:
                           f"<p class='muted'>Question: what is the average effect ({spec['estimand'].upper()}) of "
                           f"<code>{html.escape(spec['treatment'])}</code> on <code>{html.escape(spec['outcome'])}"
                           "</code>, adjusting for the confounders the causal graph names?</p>"),
+                *_decision(results, plots_),
                 *_section("graph", f"<p>Graph <code>{html.escape(str(spec.get('graph') or 'from confounders'))}</code>, "
                           f"sha256 <code>{html.escape(str(versions.get('graph_sha256')))}</code>."
                           + (f" {tested.get('implied', 0)} implied independences tested, "

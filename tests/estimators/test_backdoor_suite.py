@@ -190,6 +190,6 @@ def test_aipw_and_matching_coverage_on_a_confounded_heterogeneous_design():
             covered[(name, estimand)] += est.ci_low <= truth[estimand] <= est.ci_high
     for case in cases:
         err = np.asarray(errors[case])
-        assert covered[case] / REPLICATIONS >= 0.90, (case, covered[case])
+        assert 0.90 <= covered[case] / REPLICATIONS <= 0.99, (case, covered[case])  # too wide fails too
         limit = 3 * err.std(ddof=1) / np.sqrt(REPLICATIONS) if case[0] == "aipw" else 0.05
         assert abs(err.mean()) < limit, (case, err.mean())

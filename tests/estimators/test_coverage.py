@@ -31,5 +31,6 @@ def test_coverage_and_bias_on_the_coupon_campaign():
             covered[name] += est.ci_low <= truth["ate"] <= est.ci_high
     for name in names:
         err = np.asarray(errors[name])
-        assert covered[name] / REPLICATIONS >= 0.90, (name, covered[name])
+        # over-wide intervals fail too: 149 or 150 of 150 covered has binomial probability 0.5% at 0.95
+        assert 0.90 <= covered[name] / REPLICATIONS <= 0.99, (name, covered[name])
         assert abs(err.mean()) < 3 * err.std(ddof=1) / np.sqrt(REPLICATIONS), (name, err.mean())

@@ -133,7 +133,7 @@ def test_segment_ci_coverage_of_the_dr_learner():
         for row in est.segments["s"]:
             covered += row["ci_low"] <= truth["segments"][row["segment"]] <= row["ci_high"]
             total += 1
-    assert covered / total >= 0.90, covered
+    assert 0.90 <= covered / total <= 0.995, covered  # all 120 covered (probability 0.2% at 0.95): too wide
 
 
 def test_sparse_linear_dml_agrees_with_linear_dml_and_reports_coefficients():

@@ -43,11 +43,12 @@ def run_id_of(out: str) -> str:
 
 
 def test_demo_run_is_logged_with_its_versions_and_covers_the_truth(project, capsys, prefect_server):
-    code, out, err = run(project, capsys, "coupon_618")
+    decision = "decision={cost: 50, features: [member_level]}"
+    code, out, err = run(project, capsys, "coupon_618", "--set", decision)
     assert code == 0, err
     run_id = run_id_of(out)
     logged = mlflow_client(project).get_run(run_id)
-    spec = load_spec(project / "params.yaml", "coupon_618")
+    spec = load_spec(project / "params.yaml", "coupon_618", [decision])
     tags, metrics = logged.data.tags, logged.data.metrics
     snapshots = list((project / "data/snapshots/coupon_618").glob("*.parquet"))
     assert len(snapshots) == 1 and tags["whyflow.data.md5"] == file_md5(snapshots[0])
@@ -76,6 +77,20 @@ def test_demo_run_is_logged_with_its_versions_and_covers_the_truth(project, caps
     artifacts = {a.path for a in mlflow_client(project).list_artifacts(run_id)}
     assert {"report.html", "estimates.json", "versions", "plots"} <= artifacts
     assert "known truth" in out and "naive difference" in out
+
+    # the headline answer, the decision and the per-row files
+    answer = estimates["answer"]
+    assert answer["estimator"] == "linear_dml" and answer["estimate"] == metrics["ate.linear_dml"]
+    assert out.splitlines()[0].startswith("answer: ATE of coupon_sent on gmv = ")
+    decision = json.loads((project / "results/coupon_618/decision.json").read_text())
+    assert metrics["decision.value"] == decision["value"]["estimate"] and "decision.roi" in metrics
+    policy = pd.read_parquet(project / "results/coupon_618/policy.parquet")
+    units = pd.read_parquet(project / "results/coupon_618/unit_effects.parquet")
+    assert len(policy) == len(units) == 8000 and list(policy.columns) == ["row", "treat"]
+    assert {"row", "cate.linear_regression", "cate.linear_dml"} <= set(units.columns)
+    assert abs(policy.treat.mean() - decision["share_treated"]) < 1e-12
+    assert f"what to do: {decision['recommendation']}" in " ".join(out.split())
+    assert 'id="decision"' in (project / "results/coupon_618/report.html").read_text()
 
 
 def test_dirty_tree_is_flagged_and_its_diff_logged(project, capsys, prefect_server):
@@ -108,7 +123,7 @@ def test_quality_gate_names_the_column(project, capsys, prefect_server):
     frame.to_parquet(project / "data/raw/holes.parquet")
     code, out, err = run(project, capsys, "coupon_618", "--set", "data.path=data/raw/holes.parquet")
     assert code == 3
-    assert "quality gate failed: expect_column_values_to_not_be_null[user_activity]" in err
+    assert "quality gate failed: gates.max_null_fraction = 0.0; column 'user_activity' is 1.2% null" in err
     assert mlflow_client(project).get_run(run_id_of(out)).info.status == "FAILED"
 
 

@@ -12,8 +12,10 @@ def results(**changes):
                           {"estimator": "linear_dml", "estimand": "ate", "ate": None, "ci_low": None, "ci_high": None,
                            "status": "failed"}],
             "naive": {"ate": 223.6}, "survivors": ["ipw"],
-            "refutations": [{"refuter": "placebo", "estimator": "ipw", "passed": True},
-                            {"refuter": "placebo", "estimator": "linear_regression", "passed": False}],
+            "refutations": [{"refuter": "placebo", "estimator": "ipw", "passed": True, "verdict": "pass",
+                             "category": "sanity", "status": "ok"},
+                            {"refuter": "placebo", "estimator": "linear_regression", "passed": False, "verdict": "fail",
+                             "category": "sanity", "status": "ok"}],
             "overlap": {"common_support": 0.999, "max_smd_before": 0.976, "max_smd_after": 0.008},
             "sensitivity": {"ols": {"rv_q1": 0.139, "rv_q1_alpha05": 0.076}}}
     return base | changes
@@ -33,7 +35,10 @@ def test_headline_leads_with_the_answer_its_interval_why_and_the_naive_number():
 def test_verdict_reads_overlap_refutation_and_sensitivity():
     lines = verdict(results())
     assert "99.9% lie in the common support" in lines[0] and "0.008 SD (was 0.976)" in lines[0]
-    assert lines[1] == "1 of 2 estimates survived all 1 refutation tests."
+    assert lines[1].startswith("Checks of the headline estimate: ipw: sanity 1/1 passed")
+    assert "no bias check ran" in lines[1]  # never 'survived' when nothing tested for bias
+    answered = verdict(results(answer={"estimator": "linear_regression"}))
+    assert answered[1].startswith("Checks of the headline estimate: linear_regression:") and "FAILED placebo" in answered[1]
     assert "13.9% of the remaining variation" in lines[2] and "7.6% to make it statistically insignificant" in lines[2]
     assert verdict(results(overlap=None, refutations=[], sensitivity=None)) == []
 
