@@ -1,9 +1,10 @@
-"""CLI commands for operations: `whyflow serve`, `whyflow monitor`, and `whyflow run` of several
-analyses at once. flows/cli.py adds these parsers; heavy imports stay inside the commands."""
+"""CLI commands for operations: `whyflow serve`, `whyflow monitor`, `whyflow spec`, and `whyflow run` of
+several analyses at once. flows/cli.py adds these parsers; heavy imports stay inside the commands."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 __all__ = ["add_operations_parsers", "run_many"]
@@ -100,6 +101,16 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_spec(args: argparse.Namespace) -> int:
+    from whyflow.spec_reference import render_text, select_keys
+
+    try:
+        print(render_text(select_keys(args.key)), flush=True)
+    except BrokenPipeError:  # `whyflow spec | head`: the reader has what it wanted
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    return 0
+
+
 def add_operations_parsers(commands) -> None:
     serve = commands.add_parser("serve", help="serve the Prefect deployments analysis/whyflow, reproduce/whyflow, "
                                               "monitor/whyflow (start runs from the Prefect UI)")
@@ -112,3 +123,6 @@ def add_operations_parsers(commands) -> None:
     mon.add_argument("analysis", nargs="*", help="analyses to check (default: all in the params file)")
     mon.add_argument("--params", default="params.yaml", help="params file (thresholds under 'monitor:')")
     mon.set_defaults(handler=_cmd_monitor)
+    spec = commands.add_parser("spec", help="the reference of every spec key (type, default, example; docs/spec.md)")
+    spec.add_argument("key", nargs="?", help="one key or nested group, dotted (e.g. estimand, gates, data.sql)")
+    spec.set_defaults(handler=_cmd_spec)

@@ -88,3 +88,38 @@ def test_hostile_sql_table_name_is_refused_before_any_connection(tmp_path, table
 def test_passwords_are_masked_in_urls():
     masked = redact_url("postgresql://alice:s3cret@db.example:5432/shop")
     assert "s3cret" not in masked and "alice" in masked
+
+
+@pytest.mark.parametrize("override, message", [
+    ("estimater=ipw", "analysis 'a': unknown key 'estimater'; did you mean 'estimators'? keys: data, treatment, "),
+    ("gates.min_comon_support=0.5", "analysis 'a': unknown key 'gates.min_comon_support'; did you mean "
+                                    "'gates.min_common_support'? keys of 'gates': min_common_support, "),
+    ("overlap={propensty_model: lightgbm}", "analysis 'a': unknown key 'overlap.propensty_model'; did you mean "
+                                            "'overlap.propensity_model'? keys of 'overlap': propensity_model, trim"),
+    ("colour=red", "analysis 'a': unknown key 'colour'; keys: data, treatment, outcome, "),
+])
+def test_unknown_keys_suggest_the_closest_and_list_the_keys(tmp_path, override, message):
+    with pytest.raises(SpecError) as err:
+        load_spec(write(tmp_path, BASE), "a", [override])
+    assert str(err.value).startswith(message) and "\n" not in str(err.value)
+    assert "name" not in str(err.value).split("keys")[-1].split(", ")  # set by whyflow, not offered
+
+
+def test_enum_values_are_accepted_in_any_case_and_hash_alike(tmp_path):
+    shouted = ["estimand=ATT", "treatment_type=Binary", "engine=AUTO", "nuisance=LightGBM",
+               "overlap={propensity_model: LightGBM, trim: Crump}"]
+    quiet = ["estimand=att", "treatment_type=binary", "engine=auto", "nuisance=lightgbm",
+             "overlap={propensity_model: lightgbm, trim: crump}"]
+    spec = load_spec(write(tmp_path, BASE), "a", shouted)
+    assert (spec.estimand, spec.treatment_type, spec.engine) == ("att", "binary", "auto")
+    assert (spec.nuisance.outcome, spec.nuisance.propensity) == ("lightgbm", "lightgbm")
+    assert (spec.overlap.propensity_model, spec.overlap.trim) == ("lightgbm", "crump")
+    assert spec.params_sha256() == load_spec(write(tmp_path, BASE), "a", quiet).params_sha256()
+    mixed = load_spec(write(tmp_path, BASE), "a", ["nuisance={outcome: Linear, propensity: LOGISTIC}"]).nuisance
+    assert (mixed.outcome, mixed.propensity) == ("linear", "logistic")
+
+
+def test_an_unknown_enum_value_is_still_refused_in_one_line(tmp_path):
+    with pytest.raises(SpecError) as err:
+        load_spec(write(tmp_path, BASE), "a", ["estimand=LATE"])
+    assert str(err.value) == "analysis 'a': key 'estimand': Input should be 'ate', 'att' or 'atc'; got 'LATE'"
