@@ -54,11 +54,11 @@ def _sensitivity_phrase(rows: list[dict]) -> str | None:
             flip = details.get("smallest_multiple_flipping_sign")
             gone = details.get("smallest_multiple_removing_significance")
 
-            def said(x):
-                return f"{x:g}x" if isinstance(x, (int, float)) else str(x)
+            def said(what: str, x) -> str:
+                return f"{what} at {x:g}x" if isinstance(x, (int, float)) else f"no {what} up to 3x"
 
-            return (f"hidden confounder {_verdict(r)} (vs '{details['benchmark']}': sign flips at {said(flip)}, "
-                    f"significance lost at {said(gone)})")
+            return (f"hidden confounder {_verdict(r)} (a confounder k times as strong as '{details['benchmark']}': "
+                    f"{said('sign flip', flip)}, {said('loss of significance', gone)})")
     return None
 
 
