@@ -121,11 +121,28 @@ def _print_report(report) -> None:
     print(f"\nsearched in {report.seconds:.3f} s")
 
 
+def _set_aside_typos(report, graph):
+    """Without data, an instrument whose name is one slip from another node's is likely a misspelt
+    node (it points only into the treatment): warn and do not report it as an instrument."""
+    import sys
+
+    from tasks.identify.report import without_instruments
+    from tasks.identify.typos import typo_suspects
+
+    suspects = typo_suspects(graph.dag)
+    doubtful = [i.name for i in report.instruments if i.name in suspects]
+    for name in doubtful:
+        print(f"warning: graph node {name!r} looks like a typo of {suspects[name]!r}; not reported as an instrument "
+              f"(rename it, or check the nodes against data: whyflow graph check FILE --data DATA)", file=sys.stderr)
+    return without_instruments(report, doubtful) if doubtful else report
+
+
 def _cmd_identify(args: argparse.Namespace) -> int:
     from tasks.identify.report import identification_report
 
     graph = _graph(args.file)
     report = identification_report(graph, args.treatment, args.outcome, args.running_variable, args.cutoff)
+    report = _set_aside_typos(report, graph)
     if args.json:
         return _emit(report.to_json())
     _print_report(report)
@@ -136,8 +153,10 @@ def _cmd_ivs(args: argparse.Namespace) -> int:
     from tasks.identify.report import identification_report
 
     data = _read_data(args.data) if args.data else None
-    report = identification_report(_graph(args.file, data), args.treatment, args.outcome)
+    graph = _graph(args.file, data)
+    report = identification_report(graph, args.treatment, args.outcome)
     if data is None:
+        report = _set_aside_typos(report, graph)
         rows = [{"name": i.name, "conditioning": list(i.conditioning), "parent": i.parent} for i in report.instruments]
         if args.json:
             return _emit({"instruments": rows})

@@ -17,6 +17,7 @@ from tasks.identify.effect import Identification
 from tasks.scale.source import EngineChoice, choose_engine
 from whyflow.errors import SpecError
 from whyflow.spec import AnalysisSpec
+from whyflow.suggest import did_you_mean
 
 __all__ = ["AnalysisPlan", "preflight", "plan_analysis", "recommend", "estimator_options", "STREAMING_ESTIMATORS"]
 
@@ -128,8 +129,8 @@ def _check_names(spec: AnalysisSpec) -> None:
     for key, names in (("estimators", spec.estimators or []), ("estimator_options", list(spec.estimator_options))):
         for name in names:
             if name not in known:
-                raise SpecError(f"analysis '{spec.name}': unknown estimator {name!r} in '{key}'; "
-                                f"expected one of {sorted(known)}")
+                raise SpecError(f"analysis '{spec.name}': unknown estimator {name!r} in '{key}'"
+                                f"{did_you_mean(name, known) or ';'} expected one of {sorted(known)}")
     for name, options in spec.estimator_options.items():
         try:
             registry.get(name).check_options(options)

@@ -8,6 +8,7 @@ from pandas.api import types as ptypes
 from tasks.graph.model import CausalGraph, check_graph
 from whyflow.errors import DataError
 from whyflow.spec import AnalysisSpec
+from whyflow.suggest import closest
 
 __all__ = ["validate_inputs", "data_problems"]
 
@@ -26,7 +27,9 @@ def data_problems(frame: pd.DataFrame, spec: AnalysisSpec) -> list[str]:
     problems = []
     missing = [c for c in spec.columns_needed() if c not in frame.columns]
     if missing:
-        problems.append(f"column(s) {missing} not in the data; columns are {list(frame.columns)}")
+        near = [f"{found!r} for {c!r}" for c in missing if (found := closest(c, frame.columns)) is not None]
+        hint = f" (did you mean {', '.join(near)}?)" if near else ""
+        problems.append(f"column(s) {missing} not in the data{hint}; columns are {list(frame.columns)}")
     for role, column in (("treatment", spec.treatment), ("outcome", spec.outcome)):
         if column not in frame.columns:
             continue

@@ -14,6 +14,7 @@ import networkx as nx
 
 from whyflow.errors import GraphError
 from whyflow.spec import AnalysisSpec
+from whyflow.suggest import closest
 
 __all__ = ["observed_nodes", "without_out_edges", "CausalGraph", "load_graph", "read_graph_file", "graph_format", "graph_from_roles", "parse_graph_text",
            "check_graph", "check_dag", "check_roles", "check_columns", "canonical_form"]
@@ -234,8 +235,10 @@ def check_columns(graph: CausalGraph, columns: list[str]) -> CausalGraph:
     present = set(columns)
     missing = [n for n in graph.observed if n not in present]
     if missing:
+        near = [f"{found!r} for {n!r}" for n in missing if (found := closest(n, columns)) is not None]
+        typos = f"did you mean {', '.join(near)}? otherwise " if near else ""
         raise GraphError(f"graph {graph.source!r}: node(s) {missing} are not columns of the data and not marked "
-                         "latent (add [latent=true] to an unobserved variable)")
+                         f"latent ({typos}add [latent=true] to an unobserved variable)")
     return graph
 
 

@@ -16,7 +16,7 @@ from tasks.identify.effect import adjustment_sets
 from tasks.identify.strategies import Instrument, find_frontdoor, find_instruments, latent_blockers, rdd_status
 from whyflow.errors import GraphError
 
-__all__ = ["Strategy", "IdentificationReport", "identification_report", "ASSUMPTIONS"]
+__all__ = ["Strategy", "IdentificationReport", "identification_report", "without_instruments", "ASSUMPTIONS"]
 
 BACKDOOR, FRONTDOOR, IV, RDD = "back-door", "front-door", "instrumental variables", "regression discontinuity"
 
@@ -154,3 +154,10 @@ def identification_report(graph: CausalGraph, treatment: str, outcome: str, runn
         backdoor_blocked_by=tuple(blocked_by), frontdoor=as_tuple(frontdoor), instruments=tuple(instruments),
         rdd=rdd, running_variable=running_variable, cutoff=cutoff, seconds=seconds)
     return replace(report, strategies=_strategies(report))
+
+
+def without_instruments(report: IdentificationReport, names: set[str] | list[str]) -> IdentificationReport:
+    """The report with these variables no longer counted as instruments (e.g. suspected typos)."""
+    kept = tuple(i for i in report.instruments if i.name not in set(names))
+    trimmed = replace(report, instruments=kept)
+    return replace(trimmed, strategies=_strategies(trimmed))

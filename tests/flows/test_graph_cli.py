@@ -79,6 +79,18 @@ def test_identify_names_the_latent_confounder_and_what_remains(capsys, iv_files)
     assert "strategies that remain: instrumental variables" in out and "exclusion:" in out
 
 
+def test_identify_without_data_does_not_call_a_typo_an_instrument(capsys, tmp_path):
+    graph = tmp_path / "typo.dot"
+    graph.write_text("digraph { region -> spend; regoin -> got_promo; age -> got_promo; age -> spend; "
+                     "got_promo -> spend; distance -> got_promo; }")
+    code, out, err = run(capsys, "identify", str(graph), "--treatment", "got_promo", "--outcome", "spend", "--json")
+    assert code == 0 and json.loads(out)["instruments"] == ["distance"]
+    assert err.strip() == ("warning: graph node 'regoin' looks like a typo of 'region'; not reported as an instrument "
+                           "(rename it, or check the nodes against data: whyflow graph check FILE --data DATA)")
+    code, out, _ = run(capsys, "ivs", str(graph), "--treatment", "got_promo", "--outcome", "spend")
+    assert code == 0 and "regoin" not in out and out.startswith("distance")
+
+
 def test_diff_between_files_and_git_revisions(capsys, tmp_path):
     code, out, _ = run(capsys, "diff", DEMO, LATENT)
     assert code == 0 and "+ node marketing_sensitivity [latent]" in out and "+ marketing_sensitivity -> gmv" in out

@@ -65,6 +65,15 @@ def test_nodes_must_be_columns_or_latent(tmp_path):
     check_graph(graph, spec, columns=["t", "y", "age"])
 
 
+def test_a_node_like_a_column_suggests_it_before_latent(tmp_path):
+    spec = spec_for(tmp_path, "digraph { region -> y; regoin -> t; t -> y; }")
+    with pytest.raises(GraphError) as err:
+        check_graph(load_graph(spec), spec, columns=["t", "y", "region"])
+    assert str(err.value).endswith("node(s) ['regoin'] are not columns of the data and not marked latent "
+                                   "(did you mean 'region' for 'regoin'? otherwise add [latent=true] to an "
+                                   "unobserved variable)")
+
+
 def test_graph_from_confounders(tmp_path):
     spec = AnalysisSpec(name="a", base_dir=tmp_path, data={"path": "d.csv"}, treatment="t", outcome="y",
                         confounders=["a", "b"], instruments=["z"])

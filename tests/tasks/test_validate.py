@@ -69,3 +69,12 @@ def test_every_data_problem_is_reported_at_once_with_the_key_that_fixes_it(tmp_p
     assert "treatment column 'got_promo' must be numeric; got dtype" in problems[1]
     assert "treatment_values: {'yes': ..., 'no': ...}" in problems[1]
     assert problems[2] == "outcome column 'spend' has 50 null value(s); it must have none (missing: {outcome: drop})"
+
+
+def test_missing_column_suggests_the_closest_one():
+    spec = AnalysisSpec(name="a", base_dir=".", data={"path": "d.csv"}, treatment="t", outcome="y",
+                        confounders=["agee"])
+    with pytest.raises(DataError) as err:
+        check(frame(age=np.ones(50)), spec)
+    assert str(err.value) == ("analysis 'a': column(s) ['agee'] not in the data (did you mean 'age' for 'agee'?); "
+                              "columns are ['t', 'y', 'x', 'age']")
