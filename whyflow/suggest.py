@@ -11,12 +11,15 @@ _CUTOFF = 0.6  # difflib's similarity ratio; 0.6 (its default) finds estimater -
 
 
 def closest_names(name: str, candidates: Iterable[str], n: int = 3) -> list[str]:
-    """Up to `n` candidates most similar to `name` (case ignored), best first."""
+    """Up to `n` candidates most similar to `name` (case ignored), best first: names that contain it
+    (`forest` -> `causal_forest`), shortest first, then difflib's closest."""
     by_lower: dict[str, str] = {}
     for candidate in candidates:
         by_lower.setdefault(str(candidate).lower(), str(candidate))
-    matches = difflib.get_close_matches(str(name).lower(), list(by_lower), n=n, cutoff=_CUTOFF)
-    return [by_lower[m] for m in matches]
+    wanted = str(name).lower()
+    containing = sorted((c for c in by_lower if len(wanted) >= 4 and wanted in c), key=lambda c: (len(c), c))
+    similar = difflib.get_close_matches(wanted, list(by_lower), n=n, cutoff=_CUTOFF)
+    return [by_lower[m] for m in dict.fromkeys([*containing, *similar])][:n]
 
 
 def closest(name: str, candidates: Iterable[str]) -> str | None:

@@ -34,7 +34,7 @@ def spec_with(tmp_path, *overrides):
     ("estimator_options={ps_stratification: {num_strata: 0}}",
      "analysis 'a': estimator_options.ps_stratification: `num_strata` must be an integer in [1, 1000]; got 0"),
     ("estimator_options={forest: {n_estimators: 8}}",
-     "analysis 'a': unknown estimator 'forest' in 'estimator_options'; expected one of"),
+     "analysis 'a': unknown estimator 'forest' in 'estimator_options'; did you mean 'causal_forest'? expected one of"),
     ("estimator_options={causal_forest: {n_estimators: 7}}",
      "analysis 'a': estimator_options.causal_forest: `n_estimators` must be a multiple of 4; got 7"),
 ])

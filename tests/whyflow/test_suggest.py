@@ -8,7 +8,8 @@ def test_closest_ignores_case_and_gives_up_when_nothing_is_near():
     assert closest("estimater", keys) == "estimators"
     assert closest("TREATMENT", keys) == "treatment"
     assert closest("zzz", keys) is None
-    assert closest_names("estimat", keys, n=2) == ["estimators", "estimand"]
+    assert closest_names("estimat", keys, n=2) == ["estimators", "estimator_options"]  # names containing it first
+    assert closest("forest", ["cfrnet", "causal_forest"]) == "causal_forest"
 
 
 def test_did_you_mean_is_a_fragment_to_append():
