@@ -3,7 +3,8 @@ and a reference NOTEARS (gCastle's, run in a separate throwaway venv, never inst
 on random Erdos-Renyi DAGs with 2 edges per node on average; linear-Gaussian and nonlinear SEMs.
 
     python3 -m venv /tmp/notears-ref && /tmp/notears-ref/bin/pip install gcastle==1.0.4
-    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/structure_bench.py --reference-python /tmp/notears-ref/bin/python
+    OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/structure_bench.py \
+        --reference-python /tmp/notears-ref/bin/python
 
 Data: x_j = sum over parents of f(x_k) + N(0, 1) on the raw scale, weights w ~ U(0.5, 2) with random
 sign; f(x) = w x (linear) or w tanh(x) + 0.5 |w| cos(2x) (nonlinear, additive). Every method sees
@@ -49,7 +50,8 @@ import importlib.util, json, logging, sys, time, types
 torch = types.ModuleType("torch"); torch.Tensor = type("Tensor", (), {}); sys.modules["torch"] = torch
 import castle, numpy as np
 logging.disable(logging.INFO)
-spec = importlib.util.spec_from_file_location("ref_linear", castle.__path__[0] + "/algorithms/gradient/notears/linear.py")
+path = castle.__path__[0] + "/algorithms/gradient/notears/linear.py"
+spec = importlib.util.spec_from_file_location("ref_linear", path)
 module = importlib.util.module_from_spec(spec); spec.loader.exec_module(module)
 X = np.load(sys.argv[1]); started = time.perf_counter()
 model = module.Notears(); model.learn(X)

@@ -227,7 +227,8 @@ def _cmd_suggest(args: argparse.Namespace) -> int:
               for a, b, kind in found.add]
              + [f"- {a} -> {b}   ({removed.format(_braces(given))})" for a, b, given in found.remove]
              + [f"~ {a} -> {b}   ({found.method.upper()} orients it {b} -> {a})" for a, b in found.reverse]
-             + [f"! {edge}   (required; {found.method.upper()} did not find it, added)" for edge in found.required_added])
+             + [f"! {edge}   (required; {found.method.upper()} did not find it, added)"
+                for edge in found.required_added])
     print("\n".join(lines) if lines else "the data suggests no change")
     print(f"{found.agree} edge(s) of your graph found by {found.method.upper()}; {len(found.add)} to consider adding, "
           f"{len(found.remove)} removing, {len(found.reverse)} reversing")
@@ -326,8 +327,10 @@ def add_graph_parser(commands) -> None:
                          help="pc: causal-learn's PC with the linear CI test; notears: linear NOTEARS (default pc)")
     suggest.add_argument("--alpha", type=float, default=0.01, help="PC's significance level (default 0.01)")
     suggest.add_argument("--rows", type=int, default=5000, help="seeded subsample size (default 5,000)")
-    suggest.add_argument("--forbid", action="extend", nargs="+", default=[], metavar="A->B", help="edges that must not appear")
-    suggest.add_argument("--require", action="extend", nargs="+", default=[], metavar="A->B", help="edges that must appear")
+    suggest.add_argument("--forbid", action="extend", nargs="+", default=[], metavar="A->B",
+                         help="edges that must not appear")
+    suggest.add_argument("--require", action="extend", nargs="+", default=[], metavar="A->B",
+                         help="edges that must appear")
     suggest.add_argument("--tiers", metavar="\"a,b;c;d\"", help="causal order of groups of nodes")
     _roles(suggest, required=False)
     suggest.set_defaults(handler=_pinned(_cmd_suggest))

@@ -86,7 +86,7 @@ def notears_linear(X: np.ndarray, *, groups: np.ndarray | None = None, forbidden
     d = int(groups.max()) + 1
     B = np.zeros((p, d))
     B[np.arange(p), groups] = 1.0
-    forbidden = np.eye(d, dtype=bool) if forbidden is None else (np.asarray(forbidden, dtype=bool) | np.eye(d, dtype=bool))
+    forbidden = np.eye(d, dtype=bool) | (False if forbidden is None else np.asarray(forbidden, dtype=bool))
     required = np.zeros((d, d), dtype=bool) if required is None else np.asarray(required, dtype=bool)
     scale = X.std(axis=0) if standardise else np.ones(p)
     Z = (X - X.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
