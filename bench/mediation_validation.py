@@ -112,7 +112,7 @@ def main() -> None:
         f"- machine: 2 cores ({platform.machine()}, Python {platform.python_version()}, one numeric thread, "
         "LightGBM n_jobs=1); other agents shared the CPU, run under `nice -n 10`",
         f"- command: `nice -n 10 .venv/bin/python bench/mediation_validation.py --replications {args.replications} "
-        f"--rows {args.rows} --cell-budget {args.cell_budget:g} --lightgbm-in {args.lightgbm_in}`",
+        f"--rows {args.rows} --cell-budget {args.cell_budget:g} --lightgbm-in {args.lightgbm_in} --seed {args.seed}`",
         f"- {args.rows:,} rows per draw; up to {args.replications} replications per cell (data and cross-fitting "
         f"seeds from numpy SeedSequence({args.seed} + scenario)); a cell stops early after "
         f"{args.cell_budget:g} s and its reps column says how many ran; total wall time {minutes:.1f} min; "
