@@ -9,13 +9,12 @@ from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from estimators.options import EstimatorOptions
 
 __all__ = ["CausalData", "Estimate", "Estimator", "Fit", "NotApplicable", "normal_inference", "Z95"]
 
-Z95 = float(stats.norm.ppf(0.975))
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975), written out: scipy.stats costs a second to import
 
 
 class NotApplicable(Exception):
@@ -182,13 +181,19 @@ class Estimate:
         }
 
 
+def _norm():
+    from scipy.stats import norm  # imported when first needed: `whyflow estimators` stays quick
+
+    return norm
+
+
 def normal_inference(value: float, std_error: float) -> dict[str, float]:
     """95% Wald interval and two-sided p-value for H0: effect = 0."""
     if not (math.isfinite(std_error) and std_error > 0):
         return {"ci_low": math.nan, "ci_high": math.nan, "p_value": math.nan}
     z = value / std_error
     return {"ci_low": value - Z95 * std_error, "ci_high": value + Z95 * std_error,
-            "p_value": float(2.0 * stats.norm.sf(abs(z)))}
+            "p_value": float(2.0 * _norm().sf(abs(z)))}
 
 
 @dataclass(frozen=True)
@@ -304,7 +309,7 @@ class Estimator:
     def ate_interval(self, alpha: float = 0.05) -> tuple[float, float]:
         """Two-sided (1 - alpha) Wald interval from the fitted standard error."""
         estimate = self._fitted()
-        z = float(stats.norm.ppf(1 - alpha / 2))
+        z = float(_norm().ppf(1 - alpha / 2))
         return estimate.value - z * estimate.std_error, estimate.value + z * estimate.std_error
 
     def features(self, data: CausalData) -> np.ndarray:

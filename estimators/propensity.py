@@ -13,6 +13,11 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 __all__ = ["LogisticIRLS", "propensity_scores", "FLEXIBLE_FLOOR"]
 
 
+def _penalised_loglik(beta: np.ndarray, Z: np.ndarray, t: np.ndarray, weight: np.ndarray, penalty: np.ndarray) -> float:
+    eta = Z @ beta
+    return float(weight @ (t * eta - np.logaddexp(0.0, eta)) - 0.5 * beta @ penalty @ beta)
+
+
 class LogisticIRLS(ClassifierMixin, BaseEstimator):
     """Logistic regression with a tiny ridge (keeps separation finite); features standardised."""
 
@@ -38,6 +43,7 @@ class LogisticIRLS(ClassifierMixin, BaseEstimator):
         penalty[0, 0] = 0.0
         beta = np.zeros(Z.shape[1])
         beta[0] = np.log((t.mean() + 1e-9) / (1 - t.mean() + 1e-9))
+        current = _penalised_loglik(beta, Z, t, weight, penalty)
         for self.n_iter_ in range(1, self.max_iter + 1):
             p = expit(Z @ beta)
             gradient = Z.T @ (weight * (t - p)) - penalty @ beta
@@ -46,7 +52,15 @@ class LogisticIRLS(ClassifierMixin, BaseEstimator):
                 step = np.linalg.solve(hessian, gradient)
             except np.linalg.LinAlgError:  # near-separation (a treated-only level): the least-norm step
                 step = np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-            beta = beta + step
+            # A full Newton step can overshoot far from the optimum (heavy-tailed covariates: LaLonde's
+            # CPS earnings sent every propensity to 0); halve it until the likelihood does not fall.
+            # Where the full step improves the likelihood, as it does near the optimum, it is taken as is.
+            for _ in range(40):
+                proposed = _penalised_loglik(beta + step, Z, t, weight, penalty)
+                if proposed >= current - 1e-12 * abs(current):
+                    break
+                step = step / 2
+            beta, current = beta + step, proposed
             if np.max(np.abs(step)) < self.tol:
                 break
         self.coef_ = beta

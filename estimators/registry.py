@@ -25,6 +25,7 @@ _MODULES = (
     "estimators.rdd",
     "estimators.frontdoor",
     "estimators.streaming.estimators",
+    "estimators.deep.adapters",
 )
 _REGISTRY: dict[str, type] = {}
 

@@ -19,9 +19,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
         return run_many(args)
     args.analysis = args.analysis[0]
     spec = load_spec(args.params, args.analysis, args.set)  # bad spec: exit 2 before Prefect starts
+    from tasks.data.precheck import check_data_first
     from tasks.plan import preflight
 
-    preflight(spec, snapshot=str(args.snapshot) if args.snapshot else None)  # names, options, engine: exit 2 before Prefect starts
+    # names, options, engine, then every data problem at once: exit 2 before Prefect starts
+    engine = preflight(spec, snapshot=str(args.snapshot) if args.snapshot else None)
+    if not args.snapshot:
+        check_data_first(spec, engine)
     from flows.analysis import analysis
     from whyflow.errors import GateFailed
 
@@ -31,7 +35,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     overrides = apply_overrides({}, args.set)
     try:
         summary = analysis(analysis=args.analysis, params_file=str(args.params), overrides=overrides,
-                           snapshot=str(args.snapshot) if args.snapshot else None)
+                           snapshot=str(args.snapshot) if args.snapshot else None, update_results=args.update_results)
     except GateFailed as exc:
         if exc.run_id:
             print(f"mlflow_run_id={exc.run_id}", flush=True)
@@ -81,18 +85,19 @@ def _cmd_estimators(args: argparse.Namespace) -> int:
 
     table = Table(title="whyflow estimators")
     for header in ("name", "estimands", "family", "CATE", "streams", "treatment", "requires"):
-        table.add_column(header)
+        table.add_column(header, no_wrap=header == "name", overflow="fold")
     for row in rows:
         table.add_row(row["name"], ", ".join(row["estimands"]), row["family"], "yes" if row["cate"] else "no",
                       "yes" if row["streams"] else "no", ", ".join(row["treatment_types"]),
                       ", ".join(row["requires"]) or "-")
-    Console(width=140).print(table)
+    Console(width=max(Console().width, 150)).print(table)  # never clip a name, whatever the terminal
     return 0
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="whyflow", description="Workflow-orchestrated causal-effect experiments.")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    parser.add_argument("--quiet", action="store_true", help="only whyflow's own lines: no Prefect or progress logs")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     run = commands.add_parser("run", help="run one analysis of params.yaml end to end (several, or --all: on Dask)")
     run.add_argument("analysis", nargs="*", help="name(s) of analyses under 'analyses:' in the params file; "
@@ -103,6 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--params", default="params.yaml", help="params file (default: params.yaml)")
     run.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                      help="override a spec key (dotted, YAML value), e.g. --set gates.min_common_support=0.8")
+    run.add_argument("--update-results", action="store_true",
+                     help="with --set: write results/<analysis>/ (the DVC-tracked outputs) instead of "
+                          "results/<analysis>/runs/<run_id>/")
     run.add_argument("--snapshot", metavar="PATH",
                      help="run on this exact snapshot instead of the declared source: a Parquet file (in memory) or "
                           "a dataset folder (streamed); stored in DVC too")
@@ -123,8 +131,20 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet() -> None:
+    """Prefect's start-up and task lines and whyflow's progress log off; results and errors stay."""
+    import logging
+    import os
+
+    os.environ["PREFECT_LOGGING_LEVEL"] = "WARNING"
+    for name in ("prefect", "tasks", "estimators", "whyflow", "flows"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.quiet:
+        _quiet()
     from whyflow.errors import WhyflowError
 
     try:

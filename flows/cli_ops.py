@@ -20,10 +20,12 @@ def run_many(args: argparse.Namespace) -> int:
         raise SpecError("`whyflow run` needs an analysis name, several names, or --all; got none")
     if args.snapshot:
         raise SpecError(f"--snapshot must go with exactly one analysis; got {len(names)}: {names}")
+    from tasks.data.precheck import check_data_first
     from tasks.plan import preflight
 
-    for name in names:  # every bad spec: exit 2 before any cluster starts
-        preflight(load_spec(args.params, name, args.set))
+    specs = [load_spec(args.params, name, args.set) for name in names]  # every bad spec, then every bad data:
+    for spec in specs:                                                    # exit 2 before any cluster starts
+        check_data_first(spec, preflight(spec))
     from flows.console import print_summary, quiet_expected_errors
     from flows.fanout import run_many as fan_out
 

@@ -74,6 +74,15 @@ def print_summary(results: dict, run_id: str, results_dir: str) -> None:
         evalues = [r["evalue"] for r in results["sensitivity"]["per_estimator"].values() if r.get("evalue")]
         console.print(f"sensitivity: RV_q=1 {100 * ols['rv_q1']:.1f}%, RV_q=1,alpha=0.05 {100 * ols['rv_q1_alpha05']:.1f}%"
                       + (f", E-values {min(evalues):.3g}-{max(evalues):.3g}" if evalues else ""))
+    for name, e in ((results.get("mediation") or {}).get("estimators") or {}).items():
+        if e.get("status") == "ok":
+            console.print(f"mediation ({name}): " + ", ".join(
+                f"{part.upper()} {number(e[part]['estimate'])} [{number(e[part]['ci_low'])}, {number(e[part]['ci_high'])}]"
+                for part in ("nde", "nie", "total") if e.get(part)))
+    preparation = (results.get("quality") or {}).get("preparation")
+    if preparation:
+        done = "; ".join(preparation["actions"]) or "nothing changed"
+        console.print(f"data: {preparation['rows_out']:,} of {preparation['rows_in']:,} rows analysed; {done}")
     nuisance = results.get("nuisance")
     if nuisance:
         how = "chosen by cross-validated loss" if nuisance["source"] == "auto" else "set in the spec"

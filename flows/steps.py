@@ -12,8 +12,9 @@ from prefect.cache_policies import NO_CACHE
 
 from flows.retry import retry_options
 from tasks import plan
-from tasks.data import quality, snapshot, validate
+from tasks.data import prepare, quality, snapshot, validate
 from tasks.decide.step import decide_for_run
+from tasks.mediation.step import mediate_for_run
 from tasks.estimate import agreement, effects, nuisance_choice
 from tasks.evidence import overlap, refute, sensitivity
 from tasks.graph import implications
@@ -25,9 +26,9 @@ from tasks.scale.source import open_source
 from whyflow.errors import GateFailed
 from whyflow.spec import load_spec
 
-__all__ = ["load_spec_t", "preflight_t", "load_graph_t", "read_source_t", "validate_t", "identify_t", "plan_t",
+__all__ = ["load_spec_t", "preflight_t", "load_graph_t", "read_source_t", "validate_t", "prepare_t", "identify_t", "plan_t",
            "snapshot_file_t", "versions_t", "start_tracking_t", "quality_t", "graph_tests_t", "causal_data_t",
-           "overlap_t", "nuisance_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "decision_t", "sensitivity_t",
+           "overlap_t", "nuisance_t", "estimate_t", "naive_t", "cate_t", "agreement_t", "refute_t", "decision_t", "mediation_t", "sensitivity_t",
            "record_failure_t", "record_t", "open_dataset_t", "sql_to_parquet_t", "snapshot_dataset_t", "scan_t",
            "stream_quality_t", "estimate_streamed_t", "stop_at_gate"]
 
@@ -41,6 +42,7 @@ preflight_t = _step(plan.preflight, "preflight")
 load_graph_t = _step(load_graph, "graph")
 read_source_t = _step(snapshot.read_source, "read-source")
 validate_t = _step(validate.validate_inputs, "validate-inputs")
+prepare_t = _step(prepare.prepare_data, "prepare-data")
 identify_t = _step(identify_effect, "identify")
 plan_t = _step(plan.plan_analysis, "plan")
 snapshot_file_t = _step(snapshot.snapshot_file, "snapshot-file")
@@ -57,6 +59,7 @@ cate_t = _step(effects.cate_by_segment, "cate-by-segment")
 agreement_t = _step(agreement.estimator_agreement, "agreement")
 refute_t = _step(refute.refute_estimates, "refute")
 decision_t = _step(decide_for_run, "decision")
+mediation_t = _step(mediate_for_run, "mediation")
 sensitivity_t = _step(sensitivity.analyse_sensitivity, "sensitivity")
 record_failure_t = _step(record.record_failure, "record-failure", io=True)
 record_t = _step(record.record_run, "record", io=True)

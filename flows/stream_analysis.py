@@ -91,7 +91,8 @@ def _naive(result: dict) -> Estimate:
                     **normal_inference(naive["value"], naive["std_error"]), n=result["n"], method=naive["method"])
 
 
-def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: str | None = None) -> dict:
+def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: str | None = None,
+                    overrides: dict | None = None, one_off: bool = False) -> dict:
     """Run one analysis on a large source, streamed; returns the run summary like the in-memory flow.
     `dataset`: a folder of Parquet files that replaces the source (a reproduction's snapshot)."""
     timer = StepTimer()
@@ -109,7 +110,7 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
     with timer("snapshot"):
         snap = s.snapshot_dataset_t(source, spec)
         versions = s.versions_t(spec, snap, graph)
-        run_id = s.start_tracking_t(spec, versions, snap, graph)
+        run_id = s.start_tracking_t(spec, versions, snap, graph, overrides)
     with tracked_run(spec, run_id), single_threaded():
         with timer("quality"):
             scan = s.scan_t(source, spec, list(dict.fromkeys([*spec.columns_needed(), *plan.covariates])))
@@ -151,7 +152,7 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
                             selection=plan.selection(), truth=known_truth(spec), cate_by_segment=cate, overlap=balance,
                             graph_tests=tested, nuisance=nuisance, warnings=warnings,
                             answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
-            outcome = s.record_t(spec, run_id, run, graph)
+            outcome = s.record_t(spec, run_id, run, graph, one_off)
         log_metrics(spec.base_dir, run_id, {f"scale.seconds.{r['step']}": r["seconds"] for r in timer.rows}
                     | {f"scale.peak_rss_mib.{r['step']}": r["peak_rss_mib"] for r in timer.rows}
                     | {"scale.passes": result["passes"], "scale.rows": result["n"]})

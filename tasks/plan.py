@@ -42,6 +42,13 @@ class AnalysisPlan:
     sensitivity: bool = True
     refute: bool = True
 
+    def needs_nuisance(self, spec: AnalysisSpec) -> bool:
+        """Whether any estimator of the plan (or the decision step) fits outcome or propensity models:
+        a regression discontinuity or 2SLS alone needs no nuisance choice."""
+        takes = any({"outcome_model", "propensity_model"} & set(registry.get(n).Options.model_fields)
+                    for n in self.estimators)
+        return takes or (spec.decision is not None and self.design == "backdoor")
+
     @property
     def covariates(self) -> list[str]:
         """Every column the estimators adjust for or condition the effect on."""
@@ -50,6 +57,12 @@ class AnalysisPlan:
     def with_nuisance(self, spec: AnalysisSpec, outcome: str, propensity: str) -> AnalysisPlan:
         """The plan with the nuisance models chosen on the data (tasks/estimate/nuisance_choice.py)."""
         return replace(self, options={n: estimator_options(spec, n, (outcome, propensity)) for n in self.estimators})
+
+    def without(self, columns: dict[str, str] | list[str]) -> AnalysisPlan:
+        """The plan without covariates the data preparation found unusable (constant, near-duplicate)."""
+        gone = set(columns)
+        return replace(self, adjustment=tuple(c for c in self.adjustment if c not in gone),
+                       modifiers=tuple(c for c in self.modifiers if c not in gone))
 
     def selection(self) -> dict:
         return {"design": self.design, "estimators": list(self.estimators), "reason": self.reason,

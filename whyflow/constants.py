@@ -76,6 +76,7 @@ RESULT_FILES = {
     "decision": "decision.json",
     "policy": "policy.parquet",
     "unit_effects": "unit_effects.parquet",
+    "mediation": "mediation.json",
 }
 
 # The graph tested against the data (tasks/graph_tests.py).

@@ -23,6 +23,7 @@ __all__ = [
     "SensitivityOptions",
     "NuisanceModels",
     "NegativeControls",
+    "MissingPolicy",
     "DecisionSpec",
     "AnalysisSpec",
     "load_spec",
@@ -217,6 +218,16 @@ class DecisionSpec(_Frozen):
                                 "effect modifiers", json_schema_extra={"example": ["member_level"]})
 
 
+class MissingPolicy(_Frozen):
+    """What to do with missing values, per role (tasks/data/prepare.py records what was done)."""
+
+    outcome: Literal["error", "drop"] = Field("error", description="rows without the outcome: an error (exit 2) or "
+                                              "dropped and counted", json_schema_extra={"example": "drop"})
+    covariates: Literal["error", "drop", "impute"] = Field(
+        "drop", description="rows missing a covariate: an error, dropped and counted, or the covariate imputed "
+        "(median or most frequent level) with an indicator column <name>_missing", json_schema_extra={"example": "impute"})
+
+
 class NegativeControls(_Frozen):
     """Outcomes the treatment cannot affect and exposures that cannot affect the outcome: a sound
     estimator finds no effect on (of) them (tasks/evidence/refute.py, `negative_control`)."""
@@ -274,6 +285,18 @@ class AnalysisSpec(_Frozen):
                                           json_schema_extra={"example": {"cost": 50, "features": ["member_level"]}})
     unit_effects: bool = Field(False, description="write results/<analysis>/unit_effects.parquet beyond "
                                "1,000,000 rows too", json_schema_extra={"example": True})
+    mediators: list[str] = Field(default_factory=list, description="variables through which the treatment acts: "
+                                 "natural direct and indirect effects (tasks/mediation/), identified from the graph",
+                                 json_schema_extra={"example": ["coupon_redeemed"]})
+    treatment_values: dict[str, float] | None = Field(
+        None, description="a labelled treatment mapped to 0/1 (values matched as text)",
+        json_schema_extra={"example": {"yes": 1, "no": 0}})
+    missing: MissingPolicy = Field(default_factory=MissingPolicy, description="what to do with missing values per "
+                                   "role: outcome error|drop, covariates error|drop|impute",
+                                   json_schema_extra={"example": {"outcome": "drop", "covariates": "impute"}})
+    dates: Literal["error", "expand"] = Field("error", description="date covariates: refused (error) or replaced by "
+                                              "days since their earliest date (expand)",
+                                              json_schema_extra={"example": "expand"})
     estimator_options: dict[str, dict[str, Any]] = Field(default_factory=dict, description="per estimator, its "
                                                          "options (checked against the estimator's Options before "
                                                          "any work)", json_schema_extra={"example": {"causal_forest": {"n_estimators": 200}}})
@@ -364,7 +387,8 @@ class AnalysisSpec(_Frozen):
         """Every column the roles name (graph nodes are checked separately)."""
         named = [self.treatment, self.outcome, *(self.confounders or []), *self.instruments,
                  *self.effect_modifiers, *self.segments, *self.categorical, *self.negative_controls.outcomes,
-                 *self.negative_controls.exposures, *(self.decision.features if self.decision else [])]
+                 *self.negative_controls.exposures, *(self.decision.features if self.decision else []),
+                 *self.mediators]
         if self.running_variable:
             named.append(self.running_variable)
         if self.unit_id:

@@ -16,7 +16,6 @@ import numpy as np
 import pandas as pd
 
 from estimators.aipw import cross_fit_nuisances
-from estimators.scores import dr_scores
 from estimators.base import CausalData
 from estimators.nuisance import OUTCOME_MODELS, PROPENSITY_MODELS
 from estimators.scores import dr_terms

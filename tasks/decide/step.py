@@ -19,7 +19,7 @@ __all__ = ["decide_for_run"]
 log = logging.getLogger(__name__)
 
 
-def decide_for_run(data: CausalData, spec: AnalysisSpec, plan: AnalysisPlan, nuisance: NuisanceChoice,
+def decide_for_run(data: CausalData, spec: AnalysisSpec, plan: AnalysisPlan, nuisance: NuisanceChoice | None,
                    frame: pd.DataFrame) -> DecisionAnalysis | None:
     """Who to treat and what it is worth, when the spec asks (a back-door design with a binary
     treatment: the doubly robust scores need a propensity). `frame` is the snapshot the data came from."""

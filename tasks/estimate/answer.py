@@ -12,7 +12,9 @@ from dataclasses import asdict, dataclass
 
 from estimators.base import Estimate
 
-__all__ = ["Answer", "choose_answer", "PREFERENCE"]
+__all__ = ["Answer", "choose_answer", "spread_warning", "PREFERENCE", "SPREAD_SE"]
+
+SPREAD_SE = 2.0  # the design's estimates spread wider than this many of the answer's SEs: say so
 
 # design -> estimators in order of preference (the first that ran and succeeded answers)
 PREFERENCE = {
@@ -63,3 +65,21 @@ def choose_answer(estimates: list[Estimate], design: str, nuisance: tuple[str, s
         why += f" (nuisance models: {nuisance[0]} outcome, {nuisance[1]} propensity)"
     estimate = ok[chosen]
     return Answer(chosen, estimate.estimand, estimate.value, estimate.ci_low, estimate.ci_high, why)
+
+
+def spread_warning(estimates: list[Estimate], design: str, answer: Answer | None) -> str | None:
+    """A warning when the estimators of the answer's design disagree by more than SPREAD_SE of the
+    answer's standard error: then the choice of estimator (its nuisance models, its weights) matters
+    as much as the data, which the user should know before reading the headline."""
+    if answer is None:
+        return None
+    mine = [e for e in estimates if e.ok and e.estimator in PREFERENCE.get(design, ())]
+    se = next((e.std_error for e in mine if e.estimator == answer.estimator), None)
+    if len(mine) < 2 or not se:
+        return None
+    low, high = min(mine, key=lambda e: e.value), max(mine, key=lambda e: e.value)
+    if high.value - low.value <= SPREAD_SE * se:
+        return None
+    return (f"the {design} estimates spread from {low.value:.4g} ({low.estimator}) to {high.value:.4g} "
+            f"({high.estimator}), {(high.value - low.value) / se:.1f} standard errors of the answer: the estimator "
+            "matters here; remedy: compare nuisance: lightgbm, and check overlap and extreme weights")

@@ -135,11 +135,12 @@ def refute_estimates(data: CausalData, estimates: list[Estimate], refuters: list
 def check_refuters(spec) -> None:
     """An unknown refuter, or a negative_control without declared controls, is a SpecError before any work."""
     from whyflow.errors import SpecError
+    from whyflow.suggest import did_you_mean
 
     for name in spec.refuters:
         if name not in REFUTERS:
-            raise SpecError(f"analysis '{spec.name}': unknown refuter {name!r} in 'refuters'; "
-                            f"expected one of {sorted(REFUTERS)}")
+            raise SpecError(f"analysis '{spec.name}': unknown refuter {name!r} in 'refuters'"
+                            f"{did_you_mean(name, REFUTERS) or ';'} expected one of {sorted(REFUTERS)}")
     controls = getattr(spec, "negative_controls", None)
     declared = controls is not None and (list(controls.outcomes) or list(controls.exposures))
     if "negative_control" in spec.refuters and not declared:

@@ -44,11 +44,20 @@ def write_json(directory: Path, name: str, payload: Any) -> Path:
     return path
 
 
-def publish(staging: Path, base_dir: Path, analysis: str) -> Path:
-    """Replace results/<analysis>/ by the staged folder; the old set is removed only after the swap."""
+def publish(staging: Path, base_dir: Path, analysis: str, one_off: str | None = None) -> Path:
+    """Replace results/<analysis>/ by the staged folder; the old set is removed only after the swap, and
+    the one-off runs kept under it (runs/<run_id>/) move into the new set. A one-off run (`one_off`: its
+    run id) goes to results/<analysis>/runs/<run_id>/ and leaves the DVC-tracked files alone."""
     final = base_dir / "results" / analysis
+    if one_off is not None:
+        target = final / "runs" / one_off
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging.rename(target)
+        return target
     retired = final.with_name(f".{analysis}.retired-{os.getpid()}")
     if final.exists():
+        if (final / "runs").is_dir():
+            (final / "runs").rename(staging / "runs")
         final.rename(retired)
     staging.rename(final)
     shutil.rmtree(retired, ignore_errors=True)

@@ -11,7 +11,7 @@ import re
 
 from whyflow import constants as C
 
-__all__ = ["effect_key", "refute_key", "sensitivity_key", "metric_key", "is_timing", "metrics_of", "EFFECT_PREFIXES",
+__all__ = ["compact_metrics", "effect_key", "refute_key", "sensitivity_key", "metric_key", "is_timing", "metrics_of", "EFFECT_PREFIXES",
            "TIMING_PREFIXES"]
 
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
@@ -89,6 +89,10 @@ def metrics_of(results: dict) -> dict[str, float | None]:
         metrics.update({"decision.value": decision["value"]["estimate"], "decision.value_ci_low": decision["value"]["ci_low"],
                         "decision.value_ci_high": decision["value"]["ci_high"], "decision.roi": decision["roi"],
                         "decision.share_treated": decision["share_treated"]})
+    for name, outcome in ((results.get("mediation") or {}).get("estimators") or {}).items():
+        for effect in ("nde", "nie", "total"):
+            if outcome.get(effect):
+                metrics[metric_key("mediation", effect, name)] = outcome[effect]["estimate"]
     for nuisance, compared in ((results.get("nuisance") or {}).get("losses") or {}).items():
         for model, row in compared.items():
             if model not in ("difference", "chosen"):
@@ -112,3 +116,13 @@ def _overlap_extras(overlap: dict) -> dict[str, float | None]:
         extras |= {"overlap.calibration_ece": overlap["calibration"]["ece"],
                    "overlap.calibration_brier": overlap["calibration"]["brier"]}
     return extras
+
+
+COMPACT_PREFIXES = ("answer.", "decision.", "naive.difference", "overlap.common_support", "balance.max_smd_after",
+                    "agreement.max_z", "quality.rows", "graph.violated_share", *(f"{e}." for e in EFFECT_PREFIXES))
+
+
+def compact_metrics(metrics: dict[str, float | None]) -> dict[str, float | None]:
+    """What results/<analysis>/metrics.json keeps for `dvc metrics show`: the headline, the decision,
+    each estimator's estimate and a few diagnostics (the full set stays in MLflow)."""
+    return dict(sorted((k, v) for k, v in metrics.items() if k.startswith(COMPACT_PREFIXES)))

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from estimators.base import Estimate
+from tasks.data.prepare import Preparation
 from tasks.data.quality import QualityReport
 from tasks.decide.analysis import DecisionAnalysis
 from tasks.estimate.answer import Answer
@@ -16,6 +17,7 @@ from tasks.evidence.refute import Refutation, survivors
 from tasks.evidence.sensitivity import SensitivityReport
 from tasks.graph.implications import GraphTestReport
 from tasks.identify.effect import Identification
+from tasks.mediation.analyse import MediationReport
 from tasks.record.files import to_jsonable
 
 __all__ = ["RunResult"]
@@ -42,6 +44,8 @@ class RunResult:
     warnings: list[str] = field(default_factory=list)  # gates left at their defaults that failed, with remedies
     answer: Answer | None = None  # the headline estimate (tasks/estimate/answer.py)
     decision: DecisionAnalysis | None = None  # whom to treat, its value and ROI (tasks/decide/)
+    preparation: Preparation | None = None  # what whyflow did to the data (tasks/data/prepare.py)
+    mediation: MediationReport | None = None  # direct and indirect effects (tasks/mediation/)
 
     @property
     def survivors(self) -> list[str]:
@@ -51,7 +55,9 @@ class RunResult:
         return to_jsonable({
             "analysis": self.analysis, "versions": self.versions, "spec": dict(self.spec),
             "estimates": [e.to_json() for e in self.estimates], "naive": self.naive.to_json(), "truth": self.truth,
-            "cate_by_segment": self.cate_by_segment, "quality": self.quality.to_json() | {"validation": None},
+            "cate_by_segment": self.cate_by_segment,
+            "quality": self.quality.to_json() | {"validation": None,
+                                                 "preparation": self.preparation.to_json() if self.preparation else None},
             "identification": self.identification.to_json(),
             "overlap": self.overlap.to_json() if self.overlap else None,
             "refutations": [r.to_json() for r in self.refutations], "survivors": self.survivors,
@@ -62,4 +68,5 @@ class RunResult:
             "warnings": list(self.warnings),
             "answer": self.answer.to_json() if self.answer else None,
             "decision": self.decision.to_json() if self.decision else None,
+            "mediation": self.mediation.to_json() if self.mediation else None,
         })

@@ -17,9 +17,10 @@ import pandas as pd
 from tasks.report import plots
 from tasks.report import html as report
 from tasks.record import files as results_io
-from tasks.record.metrics import metrics_of
+from tasks.record.metrics import compact_metrics, metrics_of
 from tasks.record import tracking
 from tasks.graph.model import CausalGraph
+from tasks.mediation.plot import plot_mediation
 from tasks.record.result import RunResult
 from tasks.data.snapshot import Snapshot
 from whyflow import constants as C
@@ -57,9 +58,10 @@ def run_versions(spec: AnalysisSpec, snapshot: Snapshot, graph: CausalGraph) -> 
             "git_dirty": dirty, "env_sha256": environment_sha256(), "seed": spec.seed}
 
 
-def start_tracking(spec: AnalysisSpec, versions: dict[str, Any], snapshot: Snapshot, graph: CausalGraph) -> str:
+def start_tracking(spec: AnalysisSpec, versions: dict[str, Any], snapshot: Snapshot, graph: CausalGraph,
+                   overrides: dict[str, Any] | None = None) -> str:
     """Open the MLflow run and log what makes it reproducible before any estimation starts."""
-    run_id = tracking.start_run(spec, versions)
+    run_id = tracking.start_run(spec, versions, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         (folder / "graph.dot").write_text(graph.to_dot())
@@ -102,7 +104,8 @@ def _payloads(results: dict) -> dict[str, Any]:
     } | ({C.RESULT_FILES["graph_tests"]: results["graph_tests"]} if results.get("graph_tests") else {}) \
       | ({C.RESULT_FILES["agreement"]: results["agreement"]} if results.get("agreement") else {}) \
       | ({C.RESULT_FILES["sensitivity"]: results["sensitivity"]} if results.get("sensitivity") else {}) \
-      | ({C.RESULT_FILES["decision"]: results["decision"]} if results.get("decision") else {})
+      | ({C.RESULT_FILES["decision"]: results["decision"]} if results.get("decision") else {}) \
+      | ({C.RESULT_FILES["mediation"]: results["mediation"]} if results.get("mediation") else {})
 
 
 def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
@@ -115,8 +118,10 @@ def record_failure(spec: AnalysisSpec, run_id: str, partial: dict) -> None:
         tracking.log_artifacts(spec.base_dir, run_id, Path(tmp), "results")
 
 
-def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: CausalGraph) -> RunOutcome:
-    """Write results files, plots and the report; log them and the metrics to the MLflow run."""
+def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: CausalGraph,
+               one_off: bool = False) -> RunOutcome:
+    """Write results files, plots and the report; log them and the metrics to the MLflow run. A one-off
+    run (overrides on the command line) writes to results/<analysis>/runs/<run_id>/."""
     results = result.to_json()
     truth, overlap, quality = result.truth, result.overlap, result.quality
     staging = results_io.staging_dir(spec.base_dir, spec.name)
@@ -124,7 +129,7 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
         for name, payload in _payloads(results).items():
             results_io.write_json(staging, name, payload)
         results_io.write_json(staging, "gx_validation.json", quality.validation)
-        results_io.write_json(staging, "metrics.json", dict(sorted(metrics_of(results).items())))
+        results_io.write_json(staging, "metrics.json", compact_metrics(metrics_of(results)))
         figures = staging / "plots"
         figures.mkdir()
         made = {"forest": plots.forest_plot(
@@ -143,6 +148,8 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
         if unit_effects and (rows <= UNIT_EFFECT_ROWS or spec.unit_effects):
             pd.DataFrame({"row": np.arange(rows, dtype=np.int64), **unit_effects}).to_parquet(
                 staging / C.RESULT_FILES["unit_effects"], index=False)
+        if result.mediation is not None:
+            made["mediation"] = plot_mediation(result.mediation, figures / "mediation.png")
         if result.decision is not None:
             result.decision.report.policy_frame().to_parquet(staging / C.RESULT_FILES["policy"], index=False)
             made |= {path.stem: path for path in result.decision.write_plots(figures, outcome=spec.outcome)}
@@ -154,5 +161,5 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    final = results_io.publish(staging, spec.base_dir, spec.name)
+    final = results_io.publish(staging, spec.base_dir, spec.name, run_id if one_off else None)
     return RunOutcome(run_id=run_id, results_dir=final, results=results)

@@ -14,7 +14,7 @@ from typing import Any
 from whyflow import constants as C
 from whyflow.spec import AnalysisSpec, redact_url
 
-__all__ = ["client", "safe_uri", "logged_spec", "tracking_uri", "start_run", "log_metrics", "log_artifacts", "log_dataset", "set_tags", "finish_run",
+__all__ = ["run_name", "client", "safe_uri", "logged_spec", "tracking_uri", "start_run", "log_metrics", "log_artifacts", "log_dataset", "set_tags", "finish_run",
            "flat_params"]
 
 log = logging.getLogger(__name__)
@@ -72,14 +72,22 @@ def flat_params(spec: AnalysisSpec) -> dict[str, str]:
     return {k: v[:6000] for k, v in flat.items()}
 
 
-def start_run(spec: AnalysisSpec, versions: dict[str, Any]) -> str:
+def run_name(spec: AnalysisSpec, versions: dict[str, Any], overrides: dict[str, Any] | None = None) -> str:
+    """`<analysis>-<md5[:8]>`, plus the command-line overrides, so runs with other settings read apart."""
+    name = f"{spec.name}-{str(versions['data_md5'])[:8]}"
+    if overrides:
+        name += " " + " ".join(f"{k}={json.dumps(v) if isinstance(v, (list, dict)) else v}" for k, v in overrides.items())
+    return redact_url(name)[:250]
+
+
+def start_run(spec: AnalysisSpec, versions: dict[str, Any], overrides: dict[str, Any] | None = None) -> str:
     """Create the run with every version tag set up front, so even a failed run is reproducible."""
     from mlflow.entities import Param
 
     store = client(spec.base_dir)
     experiment = _experiment(store, spec.name, spec.base_dir)
     tags = {C.VERSION_TAGS[k]: str(v).lower() if isinstance(v, bool) else str(v) for k, v in versions.items()}
-    run = store.create_run(experiment, run_name=f"{spec.name}-{str(versions['data_md5'])[:8]}", tags=tags)
+    run = store.create_run(experiment, run_name=run_name(spec, versions, overrides), tags=tags)
     store.log_batch(run.info.run_id, params=[Param(k, v) for k, v in flat_params(spec).items()])
     log.info("MLflow run %s in experiment %r (%s)", run.info.run_id, spec.name, safe_uri(spec.base_dir))
     return run.info.run_id
@@ -111,9 +119,15 @@ def log_dataset(base_dir: Path, run_id: str, frame, *, name: str, source: str, d
     import mlflow.data
     from mlflow.entities import DatasetInput, InputTag
 
+    from mlflow.exceptions import MlflowException
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # MLflow's hints on source kinds and integer schemas: not actionable here
-        dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=outcome, digest=digest[:20])
+        try:
+            dataset = mlflow.data.from_pandas(frame, source=source, name=name, targets=outcome, digest=digest[:20])
+        except MlflowException:  # a SQL source ("<url> table=...") is no path MLflow can resolve: its
+            # description stays in the run's whyflow.data.path tag and params
+            dataset = mlflow.data.from_pandas(frame, name=name, targets=outcome, digest=digest[:20])
         entity = DatasetInput(dataset._to_mlflow_entity(), tags=[InputTag("mlflow.data.context", "snapshot")])
     client(base_dir).log_inputs(run_id, datasets=[entity])
 

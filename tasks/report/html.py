@@ -22,7 +22,7 @@ _NUMERIC = re.compile(r"^[-+\d.,%e–]+$")
 # id -> title, in page order; the browser test checks every one.
 SECTIONS = {"answer": "The answer", "decision": "What to do", "graph": "Causal graph", "data": "Data and quality",
             "identification": "Identification", "overlap": "Overlap and balance", "estimates": "Estimates",
-            "cate": "Effect by segment", "refutation": "Refutation", "sensitivity": "Sensitivity to hidden confounding",
+            "cate": "Effect by segment", "mediation": "Direct and indirect effects", "refutation": "Refutation", "sensitivity": "Sensitivity to hidden confounding",
             "versions": "Versions"}
 
 
@@ -162,6 +162,24 @@ def _decision(results: dict, plots_: dict) -> list[str]:
                     f"share treated {_pct(decision['share_treated'])}; ROI {number(decision['roi'])}.</p>",
                     _table(["policy", "net gain per unit", "95% low", "95% high"], rows),
                     f"<p class='muted'>{html.escape(selection)}</p>" if selection else "", *pictures)
+
+
+def _mediation(results: dict, plots_: dict) -> list[str]:
+    """NDE, NIE and the total per estimator, the identification verdict, the decomposition drawn."""
+    mediation = results.get("mediation")
+    if not mediation:
+        return _section("mediation", "<p class='muted'>No mediators declared (spec key <code>mediators</code>).</p>")
+    rows = [[name, part.upper(), e[part]["estimate"], e[part]["ci_low"], e[part]["ci_high"]]
+            for name, e in mediation["estimators"].items() if e.get("status") == "ok"
+            for part in ("nde", "nie", "total") if e.get(part)]
+    skipped = [f"{name}: {e.get('error') or e.get('status')}" for name, e in mediation["estimators"].items()
+               if e.get("status") != "ok"]
+    ident = mediation["identification"]
+    return _section("mediation", f"<p>Through <code>{html.escape(', '.join(mediation['mediators']))}</code>: "
+                                 f"{html.escape(ident['reason'])}</p>",
+                    _table(["estimator", "effect", "estimate", "95% low", "95% high"], rows),
+                    "".join(f"<p class='muted'>{html.escape(s)}</p>" for s in skipped),
+                    _image(plots_.get("mediation"), "mediation decomposition"))
 
 
 def _estimates(results: dict, plots_: dict) -> list[str]:
@@ -326,9 +344,14 @@ def _data(results: dict) -> list[str]:
     status = ("All passed." if q["success"] else
               f'<span class="fail">Failed: {html.escape("; ".join(q["failed"]))}</span>')
     nulls = [[c, f] for c, f in q.get("null_fractions", {}).items() if f]
+    preparation = q.get("preparation") or {}
+    done = "".join(f"<li>{html.escape(a)}</li>" for a in preparation.get("actions", []))
+    prepared = (f"<p>What whyflow did to the data ({preparation['rows_out']:,} of {preparation['rows_in']:,} rows "
+                f"analysed):</p><ul>{done}</ul>" if done else "<p>The data were analysed as delivered.</p>"
+                if preparation else "")
     return _section("data", f"<p>{q['rows']:,} rows from <code>{html.escape(str(results['versions'].get('data_path')))}"
                     f"</code> (md5 <code>{html.escape(str(results['versions'].get('data_md5')))}</code>).{arms}</p>",
-                    f"<p>{q['evaluated']} quality expectations: {status}</p>",
+                    f"<p>{q['evaluated']} quality expectations: {status}</p>", prepared,
                     _table(["column", "null fraction"], nulls) if nulls else "")
 
 
@@ -361,7 +384,8 @@ def render_report(results: dict, plots_: dict[str, Path], path: Path) -> Path:
                           f"<code>{html.escape(', '.join(ident['backdoor'] or []))}</code>; instruments: "
                           f"{html.escape(', '.join(ident['instruments']) or 'none')}; latent: "
                           f"{html.escape(', '.join(ident['latent']) or 'none')}.</p>"),
-                *_overlap(results, plots_), *_estimates(results, plots_), *_cate(results), *_refutation(results),
+                *_overlap(results, plots_), *_estimates(results, plots_), *_cate(results),
+                *_mediation(results, plots_), *_refutation(results),
                 *_sensitivity(results, plots_),
                 *_section("versions", "<table><tbody>" + "".join(
                     f"<tr><th>{html.escape(k)}</th><td class='t'><code>{html.escape(str(v))}</code></td></tr>"

@@ -65,7 +65,7 @@ def test_continuous_treatment_marginal_effect_is_recovered_with_coverage():
 def test_every_estimator_takes_a_continuous_treatment_or_refuses_by_name():
     sim = continuous_treatment(n=2000, seed=1)
     data = causal_data(sim)
-    for name in available():
+    for name in (n for n in available() if not get(n).family.startswith("deep")):  # networks: test_deep*.py
         est = get(name)(seed=1).fit(data).estimate_
         if est.ok:
             assert abs(est.value - 1.5) < 4 * est.std_error, (name, est.value, est.std_error)

@@ -81,8 +81,6 @@ def test_dvc_repro_runs_a_graph_and_a_confounders_analysis(mixed):
     assert again.returncode == 0 and "Running stage" not in again.stdout, again.stdout[-2000:]
 
 
-@pytest.mark.xfail(reason="a SQL source's description is handed to mlflow.data.from_pandas as a dataset source, which "
-                          "MLflow cannot resolve (tasks/record/tracking.log_dataset); dvc.yaml itself parses")
 def test_dvc_repro_runs_a_sql_analysis(mixed):
     done = dvc(mixed, "repro", "analysis@warehouse")
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]

@@ -16,7 +16,8 @@ WRONG = """digraph { coupon_sent -> gmv;
 
 
 def run(project, capsys, *args: str):
-    code = main(["run", "coupon_618", "--params", str(project / "params.yaml"), "--set", "refute_simulations=2", *args])
+    code = main(["run", "coupon_618", "--params", str(project / "params.yaml"), "--update-results",
+                 "--set", "refute_simulations=2", *args])
     out, err = capsys.readouterr()
     return code, out, err
 

@@ -44,7 +44,7 @@ def run_id_of(out: str) -> str:
 
 def test_demo_run_is_logged_with_its_versions_and_covers_the_truth(project, capsys, prefect_server):
     decision = "decision={cost: 50, features: [member_level]}"
-    code, out, err = run(project, capsys, "coupon_618", "--set", decision)
+    code, out, err = run(project, capsys, "coupon_618", "--set", decision, "--update-results")
     assert code == 0, err
     run_id = run_id_of(out)
     logged = mlflow_client(project).get_run(run_id)
@@ -109,10 +109,11 @@ def test_dirty_tree_is_flagged_and_its_diff_logged(project, capsys, prefect_serv
 def test_overlap_gate_failure_exits_3_and_keeps_a_failed_run(project, capsys, prefect_server):
     code, out, err = run(project, capsys, "coupon_618", "--set", "gates.max_smd_after_weighting=0.00001")
     assert code == 3
-    assert err.strip().splitlines()[-1].startswith("whyflow: error: overlap gate failed: max |SMD| after weighting")
+    assert err.strip().splitlines()[-1].startswith("whyflow: error: overlap gate failed: "
+                                                   "gates.max_smd_after_weighting = 1e-05; max |SMD| after weighting is")
     logged = mlflow_client(project).get_run(run_id_of(out))
     assert logged.info.status == "FAILED"
-    assert "max_smd_after_weighting 1e-05" in logged.data.tags["whyflow.failure"]
+    assert "gates.max_smd_after_weighting = 1e-05" in logged.data.tags["whyflow.failure"]
     assert "overlap.common_support" in logged.data.metrics
     assert not (project / "results" / "coupon_618").exists()
 

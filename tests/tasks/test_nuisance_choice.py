@@ -71,3 +71,27 @@ def test_the_answer_follows_the_design_never_an_average(tmp_path):
     assert fallback.estimator == "ps_stratification" or fallback.estimator == "ipw"
     assert "aipw did not run or failed" in fallback.why
     assert choose_answer([], "backdoor") is None
+
+
+def test_estimates_that_spread_wider_than_two_of_the_answers_se_are_a_warning(tmp_path):
+    """An exponential outcome surface with strong selection (seeded): linear regression extrapolates to
+    0.63 and IPW/AIPW land near 1.45 (truth 1.0), over two of AIPW's SEs apart: a warning. On linear data
+    they agree, and nothing is said."""
+    import numpy as np
+    from scipy.special import expit
+
+    from estimators.base import CausalData
+    from tasks.estimate.answer import spread_warning
+
+    rng = np.random.default_rng(0)
+    w = rng.normal(size=4000)
+    t = rng.binomial(1, expit(2 * w)).astype(float)
+    y = np.exp(1.2 * w) + t + rng.normal(size=4000)
+    curved = CausalData(Y=y, T=t, covariates=w[:, None], X=np.empty((4000, 0)), covariate_names=["w"], x_names=[])
+    names = ["linear_regression", "ipw", "aipw", "ps_stratification"]
+    bent = estimate_effects(curved, spec(tmp_path, nuisance="linear"), names)
+    warned = spread_warning(bent, "backdoor", choose_answer(bent, "backdoor"))
+    assert warned.startswith("the backdoor estimates spread from 0.6338 (linear_regression) to 1.474 (ipw)")
+    assert "remedy:" in warned
+    fine = estimate_effects(causal_data(linear_confounding(n=4000, seed=5)), spec(tmp_path, nuisance="linear"), names)
+    assert spread_warning(fine, "backdoor", choose_answer(fine, "backdoor")) is None

@@ -190,7 +190,7 @@ def test_weak_overlap_run_stops_with_exit_3_and_a_trimmed_run_estimates_on_the_k
     assert failed.info.status == "FAILED" and "gates.min_common_support = 0.9" in failed.data.tags["whyflow.failure"]
     assert failed.data.metrics["overlap.common_support"] < 0.9
 
-    code = main(["run", "weak", "--params", str(params), "--set", "gates.min_common_support=0.5",
+    code = main(["run", "weak", "--params", str(params), "--update-results", "--set", "gates.min_common_support=0.5",
                  "--set", "gates.max_smd_after_weighting=1.0", "--set", "overlap.trim=[0.1, 0.9]"])
     out, err = capsys.readouterr()
     assert code == 0, err

@@ -204,7 +204,8 @@ def test_hidden_confounder_fails_an_effect_a_benchmark_strength_confounder_erase
 def test_an_unknown_refuter_is_a_one_line_spec_error_listing_the_eight():
     with pytest.raises(SpecError) as caught:
         check_refuters(SimpleNamespace(name="a", refuters=["placebo", "bootstraps"]))
-    assert str(caught.value) == ("analysis 'a': unknown refuter 'bootstraps' in 'refuters'; expected one of "
+    assert str(caught.value) == ("analysis 'a': unknown refuter 'bootstraps' in 'refuters'; did you mean 'bootstrap'? "
+                                 "expected one of "
                                  "['bootstrap', 'data_subset', 'dummy_outcome', 'negative_control', 'placebo', "
                                  "'plasmode', 'random_common_cause', 'unobserved_common_cause']")
 

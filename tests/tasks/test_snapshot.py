@@ -92,7 +92,8 @@ def test_fetch_from_remote_after_cache_loss_and_refuse_tampered(project, tmp_pat
         fetch_snapshot(snap.md5, project)
 
 
-def test_no_dvc_repository_is_a_clear_error(tmp_path):
+def test_no_dvc_repository_is_a_clear_error(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # neither the params file's folder nor the working directory is in one
     (tmp_path / "d.csv").write_text("t,y\n0,1\n1,2\n")
     (tmp_path / "params.yaml").write_text("analyses:\n  a: {data: {path: d.csv}, treatment: t, outcome: y, confounders: []}\n")
     spec = load_spec(tmp_path / "params.yaml", "a")
