@@ -77,6 +77,7 @@ RESULT_FILES = {
     "policy": "policy.parquet",
     "unit_effects": "unit_effects.parquet",
     "mediation": "mediation.json",
+    "dose_response": "dose_response.json",
 }
 
 # The graph tested against the data (tasks/graph_tests.py).

@@ -148,6 +148,12 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
         if unit_effects and (rows <= UNIT_EFFECT_ROWS or spec.unit_effects):
             pd.DataFrame({"row": np.arange(rows, dtype=np.int64), **unit_effects}).to_parquet(
                 staging / C.RESULT_FILES["unit_effects"], index=False)
+        curves = {e.estimator: e.details["dose_response"] for e in result.estimates
+                  if e.ok and "dose_response" in (e.details or {})}
+        if curves:  # continuous treatments: the curve mu(t) with its band, per estimator
+            results_io.write_json(staging, C.RESULT_FILES["dose_response"], curves)
+            made["dose_response"] = plots.dose_response_plot(curves, figures / "dose_response.png", spec.treatment,
+                                                             spec.outcome)
         if result.mediation is not None:
             made["mediation"] = plot_mediation(result.mediation, figures / "mediation.png")
         if result.decision is not None:

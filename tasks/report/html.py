@@ -194,6 +194,7 @@ def _estimates(results: dict, plots_: dict) -> list[str]:
                      "from the generator"])
     return _section("estimates", _table(["estimator", "estimand", "estimate", "95% low", "95% high", "p", "n", "s",
                                          "status"], rows), _image(plots_.get("forest"), "forest plot"),
+                    _image(plots_.get("dose_response"), "dose-response curve"),
                     _nuisance(results.get("nuisance")), _agreement(results.get("agreement")))
 
 

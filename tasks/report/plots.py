@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-__all__ = ["propensity_plot", "love_plot", "forest_plot", "calibration_plot", "contour_plot"]
+__all__ = ["dose_response_plot", "propensity_plot", "love_plot", "forest_plot", "calibration_plot", "contour_plot"]
 
 
 def _pyplot():
@@ -169,6 +169,23 @@ def forest_plot(rows: list[dict], path: Path, truth: float | None, label: str) -
     if zoom:
         axes[0][1].set_xlim(lo - 0.15 * width, hi + 0.15 * width)
         axes[0][1].set_title(f"zoomed on the adjusted estimates (naive {naive[0]:.4g} off scale)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def dose_response_plot(curves: dict[str, dict], path: Path, treatment: str, outcome: str) -> Path:
+    """mu(t) per estimator with its band (estimators' `details["dose_response"]`)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for name, curve in curves.items():
+        ax.plot(curve["grid"], curve["mu"], label=name)
+        ax.fill_between(curve["grid"], curve["low"], curve["high"], alpha=0.2)
+    ax.set_xlabel(treatment)
+    ax.set_ylabel(f"mean {outcome} at that dose")
+    ax.set_title("Dose-response curve (95% band)")
+    ax.legend(frameon=False)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
