@@ -11,6 +11,8 @@ for _name, _value in {
     "GX_ANALYTICS_ENABLED": "false",
     "MLFLOW_DISABLE_TELEMETRY": "true",
     "DO_NOT_TRACK": "true",
+    # Prefect's temporary server waits 20 s by default; a busy 2-core machine needed longer here
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }.items():
     os.environ.setdefault(_name, _value)
 
