@@ -86,7 +86,7 @@ def _spec(tmp_path):
 def test_record_step_retries_only_transient_failures(tmp_path, monkeypatch, prefect_server, error, calls, succeeds):
     from prefect import flow
 
-    from flows.analysis import record_failure_t
+    from flows.steps import record_failure_t
     from tasks.record import tracking
 
     attempts = []

@@ -109,7 +109,9 @@ def test_a_model_without_effect_is_not_applicable(case):
 def _registry_cate_estimators():
     from estimators import registry
 
-    return [row["name"] for row in registry.describe() if row["cate"] and not row["streams"]]
+    # the networks cross-fit minutes each; they have their own tests (tests/estimators/test_deep*.py)
+    return [row["name"] for row in registry.describe()
+            if row["cate"] and not row["streams"] and not row["family"].startswith("deep")]
 
 
 @pytest.mark.slow
