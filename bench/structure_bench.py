@@ -2,9 +2,9 @@
 and a reference NOTEARS (gCastle's, run in a separate throwaway venv, never installed in the project)
 on random Erdos-Renyi DAGs with 2 edges per node on average; linear-Gaussian and nonlinear SEMs.
 
-    python3 -m venv /tmp/notears-ref && /tmp/notears-ref/bin/pip install gcastle==1.0.4
+    python3 -m venv $SCRATCH/notears-ref && $SCRATCH/notears-ref/bin/pip install gcastle==1.0.4
     OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/structure_bench.py \
-        --reference-python /tmp/notears-ref/bin/python
+        --reference-python $SCRATCH/notears-ref/bin/python
 
 Data: x_j = sum over parents of f(x_k) + N(0, 1) on the raw scale, weights w ~ U(0.5, 2) with random
 sign; f(x) = w x (linear) or w tanh(x) + 0.5 |w| cos(2x) (nonlinear, additive). Every method sees
@@ -168,7 +168,7 @@ def main() -> None:
         f"- machine: 2 cores ({platform.machine()}, Python {platform.python_version()}, one numeric thread per "
         "process); other agents shared the CPU, run under `nice -n 10`",
         f"- command: `OMP_NUM_THREADS=1 nice -n 10 .venv/bin/python bench/structure_bench.py --dims {args.dims} "
-        f"--rows {args.rows} --sems {args.sems} --reps {args.reps} --reference-python /tmp/notears-ref/bin/python "
+        f"--rows {args.rows} --sems {args.sems} --reps {args.reps} --reference-python $SCRATCH/notears-ref/bin/python "
         f"--reference-timeout {args.reference_timeout:g}`",
         f"- total wall time {minutes:.1f} min; load average before {' '.join(f'{v:.2f}' for v in load_before)}, after "
         f"{' '.join(f'{v:.2f}' for v in os.getloadavg())}",
