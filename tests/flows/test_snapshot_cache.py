@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
@@ -40,8 +42,8 @@ def test_unchanged_source_is_snapshotted_once(tmp_path, monkeypatch, prefect_ser
     assert second.md5 == first.md5 and second.frame.equals(first.frame)
 
     # the snapshot file is gone (data/snapshots is not in git): the rows come back from DVC by md5
-    first.path.chmod(0o644)
-    first.path.unlink()
+    Path(first.path).chmod(0o644)
+    Path(first.path).unlink()
     with temporary_settings(updates={PREFECT_LOCAL_STORAGE_PATH: storage}):
         _, again = snap_twice()
     assert len(made) == 1 and again.md5 == first.md5 and again.frame.equals(first.frame)
