@@ -29,7 +29,7 @@ STREAMING_ESTIMATORS = ("stream_linear_regression", "stream_linear_dml", "stream
 class AnalysisPlan:
     """What one run does; `selection()` is what estimates.json records as "selection"."""
 
-    design: str  # backdoor | iv | rdd | frontdoor
+    design: str  # backdoor | iv | rdd | frontdoor | proxy
     estimators: tuple[str, ...]
     reason: str
     source: str  # spec | recommended
@@ -118,6 +118,11 @@ def recommend(treatment_type: str = "binary", *, instruments: bool = False, runn
 
 def _recommend_for(spec: AnalysisSpec, identification: Identification | None) -> dict:
     """The set for the declared design (before identification: assuming a back-door set)."""
+    if identification is not None and identification.strategy == "proxy":
+        return {"design": "proxy", "estimators": ["cevae"],
+                "reason": f"no back-door set: the hidden confounder is seen through proxies {spec.proxies}, so a "
+                          "latent-variable model (CEVAE) estimates the effect; it holds only if the proxies pin the "
+                          "confounder down, which no check here can confirm"}
     if identification is not None and identification.strategy == "frontdoor" and not spec.instruments:
         return recommend(spec.treatment_type, backdoor=False, estimand=spec.estimand)
     return recommend(spec.treatment_type, instruments=bool(spec.instruments),
@@ -203,7 +208,14 @@ def plan_analysis(spec: AnalysisSpec, identification: Identification, engine: En
         names, source, reason = list(spec.estimators), "spec", "named in the spec's 'estimators'"
     design = chosen["design"]
     backdoor = identification.backdoor
-    adjustment = backdoor if backdoor is not None else (identification.iv_controls or [])
+    adjustment = (backdoor if backdoor is not None else identification.proxy_adjustment
+                  if design == "proxy" else (identification.iv_controls or []))
+    if design == "proxy" and "cevae" in names:
+        from estimators.deep.runtime import DEEP_EXTRA_HINT, deep_available
+
+        if not deep_available():
+            raise SpecError(f"analysis '{spec.name}': the proxy design needs cevae, one of the deep estimators; "
+                            f"{DEEP_EXTRA_HINT}")
     # overlap and sensitivity are back-door diagnostics; a sharp RD has no overlap by construction
     diagnostics = backdoor is not None and design != "rdd"
     plan = AnalysisPlan(design=design, estimators=tuple(names), reason=reason, source=source, engine=engine,

@@ -288,6 +288,10 @@ class AnalysisSpec(_Frozen):
     mediators: list[str] = Field(default_factory=list, description="variables through which the treatment acts: "
                                  "natural direct and indirect effects (tasks/mediation/), identified from the graph",
                                  json_schema_extra={"example": ["coupon_redeemed"]})
+    proxies: list[str] = Field(default_factory=list, description="noisy measurements of a hidden confounder "
+                               "(the graph marks it latent, with the proxies as its children); with no back-door "
+                               "set, the effect is estimated by a latent-variable model (cevae, the deep extra)",
+                               json_schema_extra={"example": ["income_bracket", "zip_density"]})
     treatment_values: dict[str, float] | None = Field(
         None, description="a labelled treatment mapped to 0/1 (values matched as text)",
         json_schema_extra={"example": {"yes": 1, "no": 0}})
@@ -354,6 +358,11 @@ class AnalysisSpec(_Frozen):
             clash = roles.intersection(getattr(self, key) or [])
             if clash:
                 raise ValueError(f"'{key}' must not contain the treatment or outcome; got {sorted(clash)}")
+        clash = roles.intersection(self.proxies) | set(self.proxies).intersection(self.instruments)
+        if clash:
+            raise ValueError(f"'proxies' must not name the treatment, outcome or an instrument; got {sorted(clash)}")
+        if len(set(self.proxies)) != len(self.proxies):
+            raise ValueError(f"'proxies' lists a column twice: {self.proxies}")
         controls = [*self.negative_controls.outcomes, *self.negative_controls.exposures]
         clash = roles.intersection(controls) | set(controls).intersection(self.confounders or [])
         if clash:
@@ -388,7 +397,7 @@ class AnalysisSpec(_Frozen):
         named = [self.treatment, self.outcome, *(self.confounders or []), *self.instruments,
                  *self.effect_modifiers, *self.segments, *self.categorical, *self.negative_controls.outcomes,
                  *self.negative_controls.exposures, *(self.decision.features if self.decision else []),
-                 *self.mediators]
+                 *self.mediators, *self.proxies]
         if self.running_variable:
             named.append(self.running_variable)
         if self.unit_id:

@@ -21,6 +21,7 @@ PREFERENCE = {
     "rdd": ("rdd",),
     "iv": ("iv_2sls", "dml_iv"),
     "frontdoor": ("frontdoor",),
+    "proxy": ("cevae",),
     "backdoor": ("aipw", "stream_aipw", "linear_dml", "stream_linear_dml", "dr_learner", "causal_forest",
                  "sparse_linear_dml", "ps_stratification", "ipw", "ps_matching", "linear_regression",
                  "stream_linear_regression", "t_learner", "x_learner", "s_learner"),
@@ -29,6 +30,8 @@ _REASON = {
     "rdd": "regression discontinuity: the local polynomial estimate at the cutoff (robust bias-corrected CI)",
     "iv": "instrumental variables declared: two-stage least squares, valid under unobserved confounding",
     "frontdoor": "front-door design: the effect carried through the mediators",
+    "proxy": "hidden confounder seen through proxies: the latent-variable model (CEVAE), right only if the proxies "
+             "pin the confounder down",
     "backdoor": "back-door design: the doubly robust estimator, consistent when either the outcome or the "
                 "propensity model is right",
 }

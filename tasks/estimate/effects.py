@@ -30,6 +30,7 @@ def causal_data(frame, spec: AnalysisSpec, identification: Identification, plan:
         modifiers=spec.effect_modifiers, segments=spec.segments, categorical=spec.categorical,
         treatment_type=spec.treatment_type, instruments=spec.instruments,  # declared only: no surprise row drops
         running_variable=spec.running_variable, cutoff=spec.cutoff, mediators=identification.frontdoor or [],
+        proxies=spec.proxies,
         negative_outcomes=spec.negative_controls.outcomes, negative_exposures=spec.negative_controls.exposures,
         backdoor_identified=backdoor is not None,
     )

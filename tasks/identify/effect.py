@@ -13,7 +13,7 @@ from tasks.identify.strategies import find_frontdoor, find_instruments, rdd_stat
 from whyflow.errors import IdentificationError
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["Identification", "identify_effect", "adjustment_sets", "iv_controls"]
+__all__ = ["Identification", "identify_effect", "adjustment_sets", "iv_controls", "proxy_adjustment"]
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,8 @@ class Identification:
     estimand: str
     seconds: float
     iv_controls: list[str] | None = None  # covariates given which the used instruments are valid
+    proxies: list[str] | None = None  # the proxy design: noisy children of the latent confounder
+    proxy_adjustment: list[str] | None = None  # observed covariates the latent-variable model adjusts for besides
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -80,7 +82,13 @@ def identify_effect(graph: CausalGraph, spec: AnalysisSpec) -> Identification:
         # Without a back-door set, a declared design (instruments, running variable) or a front-door
         # set the graph licenses still identifies the effect; the back-door estimators then refuse.
         alternative = ("rdd" if rdd and spec.running_variable else "iv" if spec.instruments and not invalid
-                       else "frontdoor" if frontdoor else None)
+                       else "frontdoor" if frontdoor else "proxy" if spec.proxies else None)
+        if alternative == "proxy":
+            adjustment = proxy_adjustment(graph, spec)
+            log.info("no back-door set; the latent confounder is seen through proxies %s (adjusting also for %s)",
+                     spec.proxies, adjustment)
+            return Identification(strategy="proxy", backdoor=None, estimand=_ALTERNATIVE["proxy"],
+                                  proxies=list(spec.proxies), proxy_adjustment=adjustment, **common)
         if alternative is not None:
             log.info("no back-door set; identified by %s in %.3f s", alternative, seconds)
             return Identification(strategy=alternative, backdoor=None, estimand=_ALTERNATIVE[alternative], **common)
@@ -106,7 +114,34 @@ _ALTERNATIVE = {
     "iv": "instrumental variables: Cov(Y, Z | W) / Cov(T, Z | W)",
     "rdd": "regression discontinuity: jump of E[Y | R] at the cutoff",
     "frontdoor": "front-door: sum_m P(m | t) sum_t' E[Y | m, t'] P(t')",
+    "proxy": "latent confounder z seen through proxies: E_z[E(Y | t, z, W)] with p(z | proxies, W) from a "
+             "latent-variable model (identified only if the proxies pin z down; Louizos et al. 2017)",
 }
+
+
+def proxy_adjustment(graph: CausalGraph, spec: AnalysisSpec) -> list[str]:
+    """The observed part of the back-door set that would hold if the latent confounders were measured:
+    what the latent-variable model adjusts for besides z. Refuses proxies the graph does not make
+    children of a latent node that confounds the treatment and the outcome."""
+    dag, latent = graph.dag, set(graph.latent)
+    absent = [p for p in spec.proxies if p not in dag]
+    if absent:
+        raise IdentificationError(f"analysis '{spec.name}': proxies {absent} are not nodes of graph {graph.source!r}")
+    confounders = {u for u in latent if nx.has_path(dag, u, spec.treatment) and nx.has_path(dag, u, spec.outcome)}
+    orphans = [p for p in spec.proxies if not set(dag.predecessors(p)) & confounders]
+    if orphans:
+        raise IdentificationError(
+            f"analysis '{spec.name}': proxies {orphans} have no latent parent that causes both {spec.treatment!r} "
+            f"and {spec.outcome!r} in graph {graph.source!r}; expected each proxy to be a child of the hidden "
+            "confounder (mark it latent in the graph)")
+    cut = without_out_edges(dag, [spec.treatment])
+    visible = (observed_nodes(dag) | latent) - nx.descendants(dag, spec.treatment) - {spec.treatment, spec.outcome}
+    if not nx.is_d_separator(cut, {spec.treatment}, {spec.outcome}, visible):
+        raise IdentificationError(
+            f"analysis '{spec.name}': even with the latent confounders measured, graph {graph.source!r} leaves a "
+            f"back-door path from {spec.treatment!r} to {spec.outcome!r} open; proxies cannot stand in for it")
+    return sorted((nx.ancestors(cut, spec.outcome) & observed_nodes(dag)) - nx.descendants(dag, spec.treatment)
+                  - {spec.treatment, spec.outcome} - set(spec.proxies))
 
 
 def iv_controls(dag: nx.DiGraph, treatment: str, outcome: str, instruments: list) -> list[str]:
