@@ -1,0 +1,59 @@
+"""The compare flow: what changed between two runs and why the estimate moved, by replaying every
+combination of their data, graph, params and code. Only wiring: the steps are plain functions in
+tasks/compare/."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from flows.retry import retry_options
+from tasks.compare import attribution, replay, report, runs
+
+__all__ = ["compare", "prefect_api_url"]
+
+
+def _task(fn, name: str, *, io: bool = False):
+    return task(fn, name=name, cache_policy=NO_CACHE, **(retry_options() if io else {}))
+
+
+load_pair_t = _task(runs.load_pair, "load-runs")
+choose_t = _task(attribution.choose_estimators, "choose-estimators")
+fetch_t = _task(runs.fetch_versions, "fetch-versions", io=True)
+changes_t = _task(runs.what_changed, "what-changed")
+plan_t = _task(replay.plan_replays, "plan-replays")
+replay_t = _task(replay.run_replays, "replay")
+attribute_t = _task(attribution.attribute_estimates, "attribute")
+log_t = _task(report.log_comparison, "log-comparison", io=True)
+
+
+def prefect_api_url() -> str | None:
+    """The API this flow run talks to (the temporary server when none is configured), for the replay
+    workers: one Prefect start for all of them."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        url = str(client.api_url)
+    return url if url.startswith("http") and "ephemeral-prefect" not in url else None
+
+
+@flow(name="compare", log_prints=False)
+def compare(run_a: str, run_b: str, estimators: list[str] | None = None, params_file: str = "params.yaml",
+            workers: int = 2) -> dict:
+    """Attribute the move of each estimate from run A to run B to data, graph, params and code."""
+    base_dir = Path(params_file).resolve().parent
+    pair = load_pair_t(base_dir, run_a, run_b)
+    names = choose_t(pair, estimators)
+    snapshots = fetch_t(base_dir, pair)
+    changes = changes_t(base_dir, pair, snapshots)
+    by_subset = plan_t(pair.analysis, pair.versions_a, pair.versions_b, changes.same_code)
+    started = time.perf_counter()
+    results = replay_t(base_dir, by_subset, {k: Path(v) for k, v in snapshots.items()}, prefect_api_url(), workers)
+    seconds = time.perf_counter() - started
+    comparisons = attribute_t(pair, by_subset, results, names)
+    result = attribution.comparison_result(pair, changes, comparisons, results, seconds)
+    result["mlflow_run_id"] = log_t(base_dir, result)
+    return result
