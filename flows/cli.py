@@ -128,6 +128,8 @@ def _parser() -> argparse.ArgumentParser:
     from flows.cli_ops import add_operations_parsers  # serve, monitor: argparse only here too
 
     add_operations_parsers(commands)
+    from flows.compare_cli import add_compare_parser  # compare: argparse only, the replays load when it runs
+    add_compare_parser(commands)
     return parser
 
 
