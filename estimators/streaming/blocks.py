@@ -10,7 +10,7 @@ unit id or the global row index, so they are identical in every engine and every
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from functools import reduce
 from typing import Callable, Iterable, Protocol
@@ -20,9 +20,10 @@ import pandas as pd
 
 
 __all__ = ["Block", "Layout", "Engine", "FrameDesign", "fold_of", "unit_hash", "combine", "reduce_stats", "solve_spd",
-           "keep_tail"]
+           "keep_tail", "sort_by_cell", "MAX_FOLDS"]
 
 Stats = dict[str, object]
+MAX_FOLDS = 20  # the largest `cv` option
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Block:
     seg: dict[str, np.ndarray] = field(default_factory=dict)  # codes into Layout.segment_levels
     dropped: int = 0
     hash: np.ndarray | None = None  # the seeded 64-bit unit hash the folds come from (subsampling)
+    extra: dict[str, np.ndarray] = field(default_factory=dict)  # other numeric columns (negative controls)
 
     @property
     def n(self) -> int:
@@ -57,6 +59,20 @@ class Block:
     def U(self) -> np.ndarray:
         """[1, W]: the raw design every linear and logistic nuisance model uses (built once per block)."""
         return np.hstack([np.ones((self.n, 1)), self.W])
+
+    @cached_property
+    def A(self) -> np.ndarray:
+        """[1, W, t, y]: the moments' design (U is a view of its first columns when decoded from Arrow)."""
+        return np.hstack([self.U, self.t[:, None], self.y[:, None]])
+
+    @cached_property
+    def cells(self) -> np.ndarray | None:
+        """Row bounds of each cell (fold * 2 + treated) when the rows are grouped by cell, else None:
+        rows of cell c are cells[c]:cells[c + 1] (estimators/streaming/arrow.sort_by_cell)."""
+        cell = self.fold.astype(np.int64) * 2 + (self.t == 1)
+        if cell.size and np.any(cell[1:] < cell[:-1]):
+            return None
+        return np.searchsorted(cell, np.arange(2 * MAX_FOLDS + 1))
 
 
 class Engine(Protocol):
@@ -144,6 +160,16 @@ def solve_spd(G: np.ndarray, g: np.ndarray) -> np.ndarray:
     return (x.T / d).T
 
 
+def sort_by_cell(b: Block) -> Block:
+    """The block with rows grouped by fold x arm (stable), so Block.cells finds the bounds."""
+    cell = b.fold.astype(np.int64) * 2 + (b.t == 1)
+    order = np.argsort(cell, kind="stable")
+    out = replace(b, y=b.y[order], t=b.t[order], W=b.W[order], X=b.X[order], fold=b.fold[order],
+                  seg={k: v[order] for k, v in b.seg.items()}, hash=None if b.hash is None else b.hash[order],
+                  extra={k: v[order] for k, v in b.extra.items()})
+    return out
+
+
 @dataclass(frozen=True)
 class FrameDesign:
     """Turns a chunk (a DataFrame whose index is the global row number) into a Block with exactly
@@ -162,9 +188,10 @@ class FrameDesign:
     folds: int = 5
     seed: int = 0
     unit_id: str | None = None
+    extras: tuple[str, ...] = ()  # numeric columns carried as Block.extra (negative controls)
 
     def columns(self) -> list[str]:
-        used = [self.treatment, self.outcome, *self.covariates, *self.segments]
+        used = [self.treatment, self.outcome, *self.covariates, *self.segments, *self.extras]
         return list(dict.fromkeys(used + ([self.unit_id] if self.unit_id else [])))
 
     def _names(self, columns: list[str]) -> list[str]:
@@ -204,7 +231,7 @@ class FrameDesign:
         return np.hstack(parts) if parts else np.empty((len(frame), 0))
 
     def block(self, frame: pd.DataFrame) -> Block:
-        used = list(dict.fromkeys([self.treatment, self.outcome, *self.covariates, *self.segments]))
+        used = list(dict.fromkeys([self.treatment, self.outcome, *self.covariates, *self.segments, *self.extras]))
         complete = frame.loc[frame[used].notna().all(axis=1)] if frame[used].isna().any(axis=None) else frame
         keys = complete[self.unit_id].to_numpy() if self.unit_id else complete.index.to_numpy()
         hashed = unit_hash(keys, self.seed)
@@ -212,4 +239,6 @@ class FrameDesign:
             y=complete[self.outcome].to_numpy(dtype=float), t=complete[self.treatment].to_numpy(dtype=float),
             W=self._matrix(complete, self.covariates), X=self._matrix(complete, self.modifiers),
             fold=fold_of(keys, self.seed, self.folds, hashed), hash=hashed,
-            seg={s: self._codes(complete[s], s, self.segment_levels[s]) for s in self.segments}, dropped=len(frame) - len(complete))
+            seg={s: self._codes(complete[s], s, self.segment_levels[s]) for s in self.segments},
+            dropped=len(frame) - len(complete),
+            extra={c: complete[c].to_numpy(dtype=float) for c in self.extras})

@@ -22,7 +22,8 @@ import numpy as np
 import pandas as pd
 
 from estimators.base import CausalData
-from estimators.streaming.blocks import Block, FrameDesign, Layout, Stats, fold_of, reduce_stats, unit_hash
+from estimators.streaming.blocks import (Block, FrameDesign, Layout, Stats, fold_of, reduce_stats, sort_by_cell,
+                                        unit_hash)
 
 __all__ = ["MemoryEngine", "ChunkEngine", "DaskEngine", "ParquetDataset", "iter_frames", "pieces", "read_piece",
            "dask_client"]
@@ -46,8 +47,8 @@ class MemoryEngine:
 
     def _block(self, rows: slice) -> Block:
         d = self.data
-        return Block(d.Y[rows], d.T[rows], d.covariates[rows], d.X[rows], self.fold[rows],
-                     {k: v[rows] for k, v in self.codes.items()}, hash=self.hash[rows])
+        return sort_by_cell(Block(d.Y[rows], d.T[rows], d.covariates[rows], d.X[rows], self.fold[rows],
+                                  {k: v[rows] for k, v in self.codes.items()}, hash=self.hash[rows]))
 
     def blocks(self) -> Iterator[Block]:
         for start in range(0, self.data.n, self.chunk_rows):
@@ -115,7 +116,7 @@ class ChunkEngine:
 
     def map_reduce(self, fn: Callable) -> dict:
         self.passes += 1
-        return reduce_stats(fn(self.design.block(frame)) for frame in
+        return reduce_stats(fn(sort_by_cell(self.design.block(frame))) for frame in
                             iter_frames(self.source, self.design.columns(), self.chunk_rows))
 
     def sample(self, rows: int):
@@ -123,7 +124,7 @@ class ChunkEngine:
 
 
 def _apply(frame, design: FrameDesign, fn: Callable) -> dict:
-    return fn(design.block(frame))
+    return fn(sort_by_cell(design.block(frame)))
 
 
 @contextlib.contextmanager

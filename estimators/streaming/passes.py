@@ -24,7 +24,7 @@ from estimators.scores import dr_terms, estimand_weights
 from estimators.streaming.blocks import Block
 
 __all__ = ["StreamRequest", "STREAMING_METHODS", "LogitModel", "first_pass", "irls_pass", "final_pass",
-           "support_count_pass"]
+           "support_count_pass", "fold_rows"]
 
 STREAMING_METHODS = ("linear_regression", "linear_dml", "aipw")
 
@@ -80,19 +80,39 @@ def _arm(b: Block, binary: bool) -> np.ndarray:
     return (b.t == 1).astype(np.int64) if binary else np.zeros(b.n, dtype=np.int64)
 
 
+def _cells(b: Block) -> np.ndarray:
+    """Row bounds per cell (fold * 2 + treated); engines group rows by cell (blocks.sort_by_cell)."""
+    cells = b.cells
+    if cells is None:
+        raise ValueError("streaming passes need blocks grouped by cell (estimators.streaming.blocks.sort_by_cell)")
+    return cells
+
+
+def fold_rows(b: Block, k: int) -> slice:
+    c = _cells(b)
+    return slice(int(c[2 * k]), int(c[2 * k + 2]))
+
+
 def _lr_design(b: Block) -> np.ndarray:
     return np.hstack([np.ones((b.n, 1)), b.t[:, None], b.W, b.t[:, None] * b.X])
 
 
+def _cell_grams(M: np.ndarray, b: Block, folds: int, binary: bool) -> np.ndarray:
+    """M'M per fold and arm (continuous treatments: every row in arm 0), from contiguous cell slices."""
+    c = _cells(b)
+    G = np.zeros((folds, 2, M.shape[1], M.shape[1]))
+    for k in range(folds):
+        for a in (0, 1):
+            lo, hi = int(c[2 * k + a]), int(c[2 * k + a + 1])
+            if hi > lo:
+                part = M[lo:hi]
+                G[k, a if binary else 0] += part.T @ part
+    return G
+
+
 def _moments(b: Block, folds: int, binary: bool, lr: bool) -> dict:
     arm = _arm(b, binary)
-    U = np.hstack([np.ones((b.n, 1)), b.W, b.t[:, None], b.y[:, None]])
-    G = np.zeros((folds, 2, U.shape[1], U.shape[1]))
-    cell = b.fold.astype(np.int64) * 2 + arm
-    for c in np.unique(cell):
-        part = U[cell == c]
-        G[c // 2, c % 2] = part.T @ part
-    out = {"G": G, "dropped": b.dropped,
+    out = {"G": _cell_grams(b.A, b, folds, binary), "dropped": b.dropped,
            "xsum": np.stack([b.X[arm == a].sum(axis=0) for a in (0, 1)])}
     if lr:
         Dy = np.hstack([_lr_design(b), b.y[:, None]])
@@ -113,6 +133,18 @@ def _segment_sums(b: Block, levels: dict[str, list[str]], binary: bool) -> dict:
     return out
 
 
+def _train_weights(b: Block, values: np.ndarray, model_folds) -> np.ndarray:
+    """values (n x models) with each fold model's own fold rows set to 0 (in place; contiguous slices)."""
+    for i, k in enumerate(model_folds):
+        if k >= 0:
+            values[fold_rows(b, k), i] = 0.0
+    return values
+
+
+def _hessians(U: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
+    return [(U * weights[:, i:i + 1]).T @ U for i in range(weights.shape[1])]
+
+
 def first_pass(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: np.ndarray | None = None,
            model_folds: tuple[int, ...] = ()) -> dict:
     """Moments, and the first Newton step's raw gradient and Hessian of every logistic model at its
@@ -121,11 +153,10 @@ def first_pass(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gamma
     out.update(_segment_sums(b, levels, binary))
     if gammas is not None and len(model_folds):
         P = expit(b.U @ gammas)
-        train = np.column_stack([np.ones(b.n, bool) if k < 0 else b.fold != k for k in model_folds])
-        out["raw_g"] = b.U.T @ ((b.t[:, None] - P) * train)
-        Wt = P * (1 - P) * train
-        for i in range(len(model_folds)):
-            out[f"raw_H{i}"] = (b.U * Wt[:, i:i + 1]).T @ b.U
+        R = _train_weights(b, b.t[:, None] - P, model_folds)
+        out["raw_g"] = b.U.T @ R
+        for i, H in enumerate(_hessians(b.U, _train_weights(b, P * (1 - P), model_folds))):
+            out[f"raw_H{i}"] = H
     return out
 
 
@@ -138,18 +169,18 @@ def irls_pass(b: Block, models: list[LogitModel], lr_beta: np.ndarray | None, he
     logits of all models from the shared raw design, raw cross-products, then each model's
     standardisation applied to the small matrices."""
     out = {}
-    if models:
-        P = expit(_logits(b, models))
-        train = np.column_stack([np.ones(b.n, bool) if m.fold < 0 else b.fold != m.fold for m in models])
-        R = (b.t[:, None] - P) * train
-        Wt = P * (1 - P) * train if hessian else None
-        G = b.U.T @ R
-        for i, m in enumerate(models):
-            if not m.done:
-                A = m.to_raw()
-                out[f"g{i}"] = A.T @ G[:, i]
-                if hessian:
-                    out[f"H{i}"] = A.T @ ((b.U * Wt[:, i:i + 1]).T @ b.U) @ A
+    active = [i for i, m in enumerate(models) if not m.done]
+    if active:
+        chosen = [models[i] for i in active]
+        P = expit(_logits(b, chosen))
+        folds = [m.fold for m in chosen]
+        G = b.U.T @ _train_weights(b, b.t[:, None] - P, folds)
+        H = _hessians(b.U, _train_weights(b, P * (1 - P), folds)) if hessian else None
+        for j, (i, m) in enumerate(zip(active, chosen)):
+            A = m.to_raw()
+            out[f"g{i}"] = A.T @ G[:, j]
+            if hessian:
+                out[f"H{i}"] = A.T @ H[j] @ A
     if lr_beta is not None:
         D = _lr_design(b)
         e = b.y - D @ lr_beta
@@ -163,14 +194,16 @@ def _propensity(b: Block, models: list[LogitModel], per_fold: bool) -> np.ndarra
     if not per_fold:
         return expit(b.U @ (models[-1].to_raw() @ models[-1].beta))
     folds = [m for m in models if m.fold >= 0]
-    L = _logits(b, folds)
-    return expit(L[np.arange(b.n), b.fold.astype(np.int64)])
+    return expit(_by_fold(b, np.array([m.to_raw() @ m.beta for m in folds])))
 
 
 def _by_fold(b: Block, coefs: np.ndarray) -> np.ndarray:
     """Prediction of [1, W] with each row's own fold coefficients (coefs: folds x (1 + p))."""
-    fitted = b.U @ coefs.T
-    return fitted[np.arange(b.n), b.fold.astype(np.int64)]
+    out = np.empty(b.n)
+    for k in range(coefs.shape[0]):
+        rows = fold_rows(b, k)
+        out[rows] = b.U[rows] @ coefs[k]
+    return out
 
 
 def final_pass(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[LogitModel], tails: int) -> dict:
