@@ -11,7 +11,7 @@ import re
 
 from whyflow import constants as C
 
-__all__ = ["compact_metrics", "effect_key", "refute_key", "sensitivity_key", "metric_key", "is_timing", "metrics_of", "EFFECT_PREFIXES",
+__all__ = ["compact_metrics", "training_curves", "effect_key", "refute_key", "sensitivity_key", "metric_key", "is_timing", "metrics_of", "EFFECT_PREFIXES",
            "TIMING_PREFIXES"]
 
 _BAD_KEY = re.compile(r"[^A-Za-z0-9_\-. :/]")
@@ -103,6 +103,26 @@ def metrics_of(results: dict) -> dict[str, float | None]:
                         C.METRIC_GRAPH_RANDOM_VIOLATED: tested["random_violated_share"],
                         C.METRIC_GRAPH_P_VALUE: tested["p_value"]})
     return metrics
+
+
+def training_curves(results: dict) -> dict[str, list[float]]:
+    """Per-epoch losses of the estimators that train (the deep networks), as MLflow step metrics:
+    `training.<curve>.<E>`, and `training.<curve>.<E>.member<i>` for an ensemble's member i. An epoch
+    without a value (a diverged step) is NaN, which the logger leaves out."""
+    curves: dict[str, list[float]] = {}
+
+    def walk(value, estimator: str, member: tuple[str, ...]) -> None:
+        for name, inner in value.items():
+            if isinstance(inner, dict):
+                walk(inner, estimator, (*member, f"member{name}"))
+            elif isinstance(inner, (list, tuple)) and inner:
+                curves[metric_key("training", str(name), estimator, *member)] = [
+                    math.nan if v is None else float(v) for v in inner]
+
+    for e in results.get("estimates", []):
+        if e.get("status") == "ok":
+            walk(((e.get("details") or {}).get("training") or {}).get("curves") or {}, e["estimator"], ())
+    return curves
 
 
 def _overlap_extras(overlap: dict) -> dict[str, float | None]:

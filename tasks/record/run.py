@@ -17,7 +17,7 @@ import pandas as pd
 from tasks.report import plots
 from tasks.report import html as report
 from tasks.record import files as results_io
-from tasks.record.metrics import compact_metrics, metrics_of
+from tasks.record.metrics import compact_metrics, metrics_of, training_curves
 from tasks.record import tracking
 from tasks.graph.model import CausalGraph
 from tasks.mediation.plot import plot_mediation
@@ -161,6 +161,7 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
             made |= {path.stem: path for path in result.decision.write_plots(figures, outcome=spec.outcome)}
         report.render_report(results, made, staging / "report.html")
         tracking.log_metrics(spec.base_dir, run_id, metrics_of(results))
+        tracking.log_curves(spec.base_dir, run_id, training_curves(results))  # the networks' losses per epoch
         if results["warnings"]:
             tracking.set_tags(spec.base_dir, run_id, {C.TAG_WARNINGS: " | ".join(results["warnings"])[:5000]})
         tracking.log_artifacts(spec.base_dir, run_id, staging)

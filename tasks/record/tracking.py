@@ -14,7 +14,7 @@ from typing import Any
 from whyflow import constants as C
 from whyflow.spec import AnalysisSpec, redact_url
 
-__all__ = ["run_name", "client", "safe_uri", "logged_spec", "tracking_uri", "start_run", "log_metrics", "log_artifacts", "log_dataset", "set_tags", "finish_run",
+__all__ = ["run_name", "client", "safe_uri", "logged_spec", "tracking_uri", "start_run", "log_metrics", "log_curves", "log_artifacts", "log_dataset", "set_tags", "finish_run",
            "flat_params"]
 
 log = logging.getLogger(__name__)
@@ -99,6 +99,19 @@ def log_metrics(base_dir: Path, run_id: str, metrics: dict[str, float | None]) -
     now = int(time.time() * 1000)
     batch = [Metric(k, float(v), now, 0) for k, v in metrics.items()
              if v is not None and isinstance(v, (int, float)) and math.isfinite(v)]
+    store = client(base_dir)
+    for start in range(0, len(batch), 1000):
+        store.log_batch(run_id, metrics=batch[start:start + 1000])
+
+
+def log_curves(base_dir: Path, run_id: str, curves: dict[str, list[float]]) -> None:
+    """Each curve as one metric with a step per point (epochs), so the MLflow UI draws it; points that
+    are not finite (a member that stopped early) are left out."""
+    from mlflow.entities import Metric
+
+    now = int(time.time() * 1000)
+    batch = [Metric(key, float(v), now, step) for key, values in curves.items() for step, v in enumerate(values)
+             if math.isfinite(v)]
     store = client(base_dir)
     for start in range(0, len(batch), 1000):
         store.log_batch(run_id, metrics=batch[start:start + 1000])

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from data.proxy_dgps import PROXY_ATE, hidden_confounder
-from tests.flows.test_run import run, run_id_of
+from tests.flows.test_run import mlflow_client, run, run_id_of
 
 pytest.importorskip("jax")
 pytestmark = pytest.mark.slow
@@ -42,13 +42,18 @@ def test_proxies_of_a_latent_confounder_run_cevae_as_the_answer(project, capsys,
         params.write(ANALYSIS)
     code, out, err = run(project, capsys, "hidden")
     assert code == 0, err
-    run_id_of(out)
+    run_id = run_id_of(out)
     result = json.loads((project / "results/hidden/estimates.json").read_text())
     assert result["selection"]["design"] == "proxy" and result["selection"]["estimators"] == ["cevae"]
     (cevae,) = result["estimates"]
     assert cevae["status"] == "ok", cevae
     assert cevae["details"]["training"]["members"] == 2
     assert result["answer"]["estimator"] == "cevae" and "proxies" in result["answer"]["why"]
+    # the training curve is an MLflow step metric: one point per epoch, as in the results
+    epochs = cevae["details"]["training"]["curves"]["1"]["val_loss"]
+    history = mlflow_client(project).get_metric_history(run_id, "training.val_loss.cevae.member1")
+    assert [m.step for m in history] == [i for i, v in enumerate(epochs) if v is not None] and len(history) > 5
+    assert [m.value for m in history] == [v for v in epochs if v is not None]
     identification = json.loads((project / "results/hidden/identification.json").read_text())
     assert identification["strategy"] == "proxy" and identification["backdoor"] is None
     assert identification["proxies"] == ["proxy1", "proxy2", "proxy3"] and identification["proxy_adjustment"] == ["w"]
