@@ -130,6 +130,8 @@ def _parser() -> argparse.ArgumentParser:
     add_operations_parsers(commands)
     from flows.compare_cli import add_compare_parser  # compare: argparse only, the replays load when it runs
     add_compare_parser(commands)
+    from flows.serve_model_cli import add_serve_model_parser  # serve-model: argparse only, MLflow loads when it runs
+    add_serve_model_parser(commands)
     return parser
 
 

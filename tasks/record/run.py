@@ -22,6 +22,7 @@ from tasks.record import tracking
 from tasks.graph.model import CausalGraph
 from tasks.mediation.plot import plot_mediation
 from tasks.record.result import RunResult
+from tasks.serve.log import log_served_models
 from tasks.data.snapshot import Snapshot
 from whyflow import constants as C
 from whyflow.errors import GateFailed
@@ -165,6 +166,7 @@ def record_run(spec: AnalysisSpec, run_id: str, result: RunResult, graph: Causal
         if results["warnings"]:
             tracking.set_tags(spec.base_dir, run_id, {C.TAG_WARNINGS: " | ".join(results["warnings"])[:5000]})
         tracking.log_artifacts(spec.base_dir, run_id, staging)
+        log_served_models(spec, run_id, result)  # tasks/serve/: the run as a registered pyfunc; never raises
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

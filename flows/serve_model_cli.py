@@ -1,0 +1,76 @@
+"""`whyflow serve-model ANALYSIS`: serve a run's propensity, CATE and policy models on MLflow's scoring
+protocol (tasks/serve/http.py). Only argparse at import: MLflow and the models load when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+__all__ = ["add_serve_model_parser", "DEFAULT_PORT"]
+
+DEFAULT_PORT = 5001
+
+
+def _cmd_serve_model(args: argparse.Namespace) -> int:
+    import signal
+
+    import mlflow
+    import mlflow.pyfunc
+
+    from tasks.serve.http import ScoringServer
+    from tasks.serve.model import ServedModels
+    from tasks.serve.registry import ServedModelNotFound, find_served_model
+    from whyflow.threads import single_threaded
+
+    base_dir = Path(args.params).resolve().parent
+    if not base_dir.is_dir():
+        raise ServedModelNotFound(f"--params {args.params!r}: no such project folder")
+    found = find_served_model(base_dir, args.analysis, run_id=args.run, version=args.version)
+    if found.note:
+        print(f"whyflow: warning: {found.note}", file=sys.stderr, flush=True)
+    # the model comes from this project's own MLflow store: its pickle is ours (never load one of unknown origin)
+    models = mlflow.pyfunc.load_model(found.source).unwrap_python_model().models
+    if not isinstance(models, ServedModels):
+        raise ServedModelNotFound(f"model version {found.version} of {args.analysis!r} is not a whyflow served model")
+    if args.max_rows is not None:
+        models.max_rows = args.max_rows
+    version = {"analysis": found.analysis, "model_version": found.version, "run_id": found.run_id,
+               "versions": models.versions, "mlflow": mlflow.__version__, "features": models.describe()["features"],
+               "outputs": [name for name, _ in models.outputs()], "max_rows": models.max_rows,
+               "policy": models.describe()["policy"], "server": "whyflow (stdlib ThreadingHTTPServer, orjson)"}
+    try:
+        server = ScoringServer(models, args.host, args.port, version)
+    except OSError as exc:
+        raise ServedModelNotFound(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
+    host, port = server.address
+    signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+
+    def ready() -> None:
+        print(f"serving {found.analysis} model version {found.version} (run {found.run_id}) on http://{host}:{port}: "
+              f"POST /invocations, GET /ping /health /version; at most {models.max_rows} rows per request", flush=True)
+
+    try:
+        with single_threaded():
+            server.serve_forever(ready)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.close()
+    return 0
+
+
+def add_serve_model_parser(commands) -> None:
+    """The `serve-model` subcommand (argparse only)."""
+    serve = commands.add_parser("serve-model", help="serve a run's propensity, CATE and policy models over HTTP "
+                                "(MLflow's scoring protocol: POST /invocations)")
+    serve.add_argument("analysis", help="the analysis whose registered model to serve")
+    which = serve.add_mutually_exclusive_group()
+    which.add_argument("--run", metavar="RUN_ID", help="the MLflow run whose model to serve (default: the latest "
+                       "successful run)")
+    which.add_argument("--version", type=int, metavar="N", help="the registered model version to serve")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0: any free port)")
+    serve.add_argument("--params", default="params.yaml", help="params file of the project (locates MLflow)")
+    serve.add_argument("--max-rows", type=int, metavar="N", help="largest batch accepted per request (default: 10000)")
+    serve.set_defaults(handler=_cmd_serve_model)

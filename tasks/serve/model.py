@@ -1,0 +1,199 @@
+"""A run's propensity, CATE and policy models bundled for online scoring, and their MLflow pyfunc.
+
+`ServedModels.score(columns)` turns raw feature columns into one prediction per row: the propensity
+P(T = 1 | W), its stratum (1 = lowest, at the run's propensity quantiles), each CATE model's effect
+with its 95% interval where the model has one, and the decision's treat / do not treat. The pyfunc
+`ServedRun` wraps it for `mlflow models serve` and `mlflow.pyfunc.load_model`.
+
+Security: the bundle is a pickle (cloudpickle, through MLflow). Load it only from the project's own
+MLflow store; never unpickle a model file whose origin you do not control.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from estimators.base import CausalData
+from tasks.serve.encode import FeatureEncoder, RequestError
+
+__all__ = ["LinearForm", "CateModel", "PolicyModel", "ServedModels", "ServedRun", "MAX_ROWS"]
+
+MAX_ROWS = 10_000  # rows per request: a larger batch is refused with 413, naming the limit
+
+
+def _linear_regression_se(estimator: Any, X: np.ndarray) -> np.ndarray:
+    """Per-row standard error of linear_regression's CATE: the HC1 covariance of its interaction terms."""
+    beta, cov, _, centre, interaction = estimator.fitted_
+    contrast = np.zeros((len(X), beta.size))
+    contrast[:, 1] = 1.0
+    if centre.size:
+        contrast[:, interaction] = X - centre
+    return np.sqrt(np.einsum("ij,jk,ik->i", contrast, cov, contrast))
+
+
+@dataclass(frozen=True)
+class LinearForm:
+    """A CATE linear in its features with a quadratic-form variance: tau(x) = a + x.b, se(x)^2 =
+    [1, x] S [1, x]'. Read off an EconML linear final stage and checked against it on the run's rows
+    (tasks/serve/build.py), it answers in microseconds where EconML's inference objects take ~1 ms."""
+
+    intercept: float
+    coef: np.ndarray
+    cov: np.ndarray
+
+    def effect(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        phi = np.hstack([np.ones((len(X), 1)), X])
+        return self.intercept + X @ self.coef, np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", phi, self.cov, phi), 0.0))
+
+
+@dataclass
+class CateModel:
+    """One fitted CATE estimator of the run (refitted on the run's analysed rows with its seed)."""
+
+    name: str
+    estimator: Any = field(repr=False)
+    interval: str | None = None  # "econml" (model_.effect_interval), "linear" (HC1 contrast) or None
+    form: LinearForm | None = None  # when set (and verified), effect and interval come from it
+
+    def effect(self, data: CausalData) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        X = self.estimator.features(data)
+        if self.form is not None:
+            tau, se = self.form.effect(X)
+            return tau, tau - 1.959963984540054 * se, tau + 1.959963984540054 * se
+        tau = np.asarray(self.estimator.effect(X), dtype=float).ravel()
+        if self.interval == "linear":
+            se = _linear_regression_se(self.estimator, X)
+            return tau, tau - 1.959963984540054 * se, tau + 1.959963984540054 * se
+        if self.interval == "econml":
+            from estimators.econml_common import quiet
+
+            with quiet():
+                if getattr(self.estimator, "X_", True) is None:  # a constant effect
+                    low, high = self.estimator.model_.effect_interval(None, alpha=0.05)
+                    return tau, np.full(tau.size, float(np.ravel(low)[0])), np.full(tau.size, float(np.ravel(high)[0]))
+                low, high = self.estimator.model_.effect_interval(X, alpha=0.05)
+            return tau, np.ravel(low).astype(float), np.ravel(high).astype(float)
+        return tau, None, None
+
+
+@dataclass
+class PolicyModel:
+    """The decision's recommended rule for new units (tasks/decide/policy.py `final_rule`)."""
+
+    kind: str  # "constant" | "tree" | "cate_threshold"
+    rule: str  # in words, as decision.json says it
+    features: list[str] = field(default_factory=list)  # raw features the rule reads (tree)
+    treat_all: bool = False  # constant
+    tree: Any = field(default=None, repr=False)  # a PolicyTreeRule over the decision features
+    model: str | None = None  # cate_threshold: the CATE model whose effect is thresholded
+    cost: float = 0.0
+    value_per_outcome: float = 1.0
+    min_gain_per_cost: float | None = None  # under a budget: the run's cut-off on effect per unit of cost
+
+    def decide(self, rows: int, parsed: dict[str, np.ndarray], encoder: FeatureEncoder,
+               cate: dict[str, np.ndarray]) -> np.ndarray:
+        if self.kind == "constant":
+            return np.full(rows, self.treat_all)
+        if self.kind == "tree":
+            return np.asarray(self.tree.decide(encoder.matrix(parsed, self.features, drop_first=False)), dtype=bool)
+        tau = cate[self.model]
+        treat = self.value_per_outcome * tau - self.cost > 0
+        if self.min_gain_per_cost is not None and self.cost > 0:
+            treat &= self.value_per_outcome * tau / self.cost >= self.min_gain_per_cost
+        return treat
+
+
+@dataclass
+class ServedModels:
+    """Everything needed to score new rows of one run, and what /version reports about it."""
+
+    analysis: str
+    run_id: str
+    versions: dict[str, Any]
+    treatment: str
+    encoder: FeatureEncoder
+    covariates: list[str]  # raw adjustment columns, in CausalData's order (the propensity's W)
+    modifiers: list[str]  # raw effect modifiers (the CATE's X)
+    covariate_names: list[str]  # the encoded names, as the run's CausalData had them
+    x_names: list[str]
+    propensity: Any = field(repr=False)  # predict_proba over the encoded covariates
+    propensity_kind: str = "logistic"
+    strata_edges: list[float] = field(default_factory=list)
+    cate: list[CateModel] = field(default_factory=list)
+    policy: PolicyModel | None = None
+    max_rows: int = MAX_ROWS
+
+    @property
+    def features(self) -> list[str]:
+        return self.encoder.features
+
+    def describe(self) -> dict[str, Any]:
+        return {"analysis": self.analysis, "run_id": self.run_id, "versions": self.versions,
+                "features": {c.name: (list(c.levels) if c.categorical else "number") for c in self.encoder.codes.values()},
+                "propensity_model": self.propensity_kind, "strata": len(self.strata_edges) + 1,
+                "cate_models": [m.name for m in self.cate],
+                "policy": None if self.policy is None else {"kind": self.policy.kind, "rule": self.policy.rule},
+                "max_rows": self.max_rows}
+
+    def outputs(self) -> list[tuple[str, str]]:
+        """The prediction's fields and their MLflow types, in order."""
+        out = [("propensity", "double"), ("stratum", "long")]
+        for model in self.cate:
+            out.append((f"cate.{model.name}", "double"))
+            if model.interval:
+                out += [(f"cate_low.{model.name}", "double"), (f"cate_high.{model.name}", "double")]
+        return out + ([("treat", "boolean")] if self.policy is not None else [])
+
+    def score(self, columns: Mapping[str, Sequence[Any]], rows: int) -> dict[str, np.ndarray]:
+        """One prediction per row, as columns; RequestError for what cannot be scored."""
+        if rows == 0:
+            raise RequestError("the request holds no rows")
+        if rows > self.max_rows:
+            raise RequestError(f"batch of {rows} rows exceeds the limit of {self.max_rows} rows per request", 413)
+        parsed = self.encoder.parse(columns, rows)
+        W = self.encoder.matrix(parsed, self.covariates, drop_first=True)
+        X = self.encoder.matrix(parsed, self.modifiers, drop_first=True)
+        data = CausalData(Y=np.zeros(rows), T=np.zeros(rows), covariates=W, X=X,
+                          covariate_names=self.covariate_names, x_names=self.x_names)
+        e = np.asarray(self.propensity.predict_proba(W if W.shape[1] else np.zeros((rows, 1))))[:, 1]
+        out: dict[str, np.ndarray] = {"propensity": e,
+                                      "stratum": np.searchsorted(self.strata_edges, e, side="right") + 1}
+        effects = {}
+        for model in self.cate:
+            tau, low, high = model.effect(data)
+            effects[model.name] = tau
+            out[f"cate.{model.name}"] = tau
+            if model.interval:
+                out[f"cate_low.{model.name}"], out[f"cate_high.{model.name}"] = low, high
+        if self.policy is not None:
+            out["treat"] = self.policy.decide(rows, parsed, self.encoder, effects)
+        return out
+
+    def predict_records(self, columns: Mapping[str, Sequence[Any]], rows: int) -> list[dict[str, Any]]:
+        """score() as JSON-ready records (plain floats, ints and bools)."""
+        scored = {k: v.tolist() for k, v in self.score(columns, rows).items()}
+        names = list(scored)
+        return [dict(zip(names, values)) for values in zip(*scored.values())]
+
+
+from mlflow.pyfunc import PythonModel  # noqa: E402 (MLflow is needed wherever this model is built or loaded)
+
+
+class ServedRun(PythonModel):
+    """MLflow pyfunc over `ServedModels`: a DataFrame of raw features in, one row of predictions out."""
+
+    # MLflow 3 wraps predict for type-hint validation and warns without hints; the signature logged
+    # with the model describes the input instead (mlflow/pyfunc/model.py, PythonModel.__init_subclass__)
+    _skip_type_hint_validation = True
+
+    def __init__(self, models: ServedModels):
+        self.models = models
+
+    def predict(self, context, model_input, params=None):
+        frame = model_input if isinstance(model_input, pd.DataFrame) else pd.DataFrame(model_input)
+        columns = {name: frame[name].to_numpy() for name in self.models.features if name in frame.columns}
+        return pd.DataFrame(self.models.score(columns, len(frame)))
