@@ -49,7 +49,8 @@ def compare(run_a: str, run_b: str, estimators: list[str] | None = None, params_
     names = choose_t(pair, estimators)
     snapshots = fetch_t(base_dir, pair)
     changes = changes_t(base_dir, pair, snapshots)
-    by_subset = plan_t(pair.analysis, pair.versions_a, pair.versions_b, changes.same_code)
+    by_subset = plan_t(pair.analysis, pair.versions_a, pair.versions_b, changes.same_code,
+                       names if estimators else None)
     started = time.perf_counter()
     results = replay_t(base_dir, by_subset, {k: Path(v) for k, v in snapshots.items()}, prefect_api_url(), workers)
     seconds = time.perf_counter() - started

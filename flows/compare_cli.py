@@ -25,11 +25,10 @@ def _changed_lines(result: dict) -> list[str]:
     if not graph["same"]:
         edges = [f"+{a}->{b}" for a, b in graph["added_edges"]] + [f"-{a}->{b}" for a, b in graph["removed_edges"]]
         latent = [f"latent +{n}" for n in graph["became_latent"]] + [f"observed +{n}" for n in graph["became_observed"]]
-        design = ""
-        if graph["design_changed"]:
-            design = (f"; adjustment set {graph['design_a'].get('backdoor')} -> {graph['design_b'].get('backdoor')}"
-                      if graph["design_a"].get("strategy") == graph["design_b"].get("strategy") else
-                      f"; design {graph['design_a'].get('strategy')} -> {graph['design_b'].get('strategy')}")
+        before, after = graph["design_a"], graph["design_b"]
+        design = "".join(f"; {key.replace('_', ' ')} {before.get(key)} -> {after.get(key)}"
+                         for key in ("strategy", "backdoor", "backdoor_minimal", "instruments", "frontdoor", "error")
+                         if before.get(key) != after.get(key))
         lines.append(f"graph: {', '.join(edges + latent) or 'nodes renamed'}{design}")
     if changes["params"]:
         lines.append("params: " + ", ".join(f"{p['key']} {json.dumps(p['a'])} -> {json.dumps(p['b'])}"
@@ -78,11 +77,13 @@ def print_comparison(result: dict) -> None:
 
 
 def _cmd_compare(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from flows.console import quiet_expected_errors
     from tasks.record.reproduce import load_logged_run
 
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # no download bars on stderr
     base_dir = Path(args.params).resolve().parent
     for run_id in (args.run_a, args.run_b):  # an unknown run: exit 2 before Prefect starts
         load_logged_run(base_dir, run_id)

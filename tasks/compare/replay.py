@@ -94,6 +94,7 @@ class ReplayJob:
     commit: str
     diff: str | None
     code_key: str
+    estimators: list[str] | None = None
 
 
 @dataclass
@@ -125,10 +126,13 @@ def _sha(value: Any) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def replay_spec(spec: dict, graph_file: str) -> dict:
-    """The logged spec as a replay runs it: its graph swapped for `graph_file`, the extras off."""
+def replay_spec(spec: dict, graph_file: str, estimators: list[str] | None = None) -> dict:
+    """The logged spec as a replay runs it: its graph swapped for `graph_file`, the extras off, and only
+    `estimators` when given (each estimator is seeded by the spec's seed alone, not by its position)."""
     out = json.loads(json.dumps({k: v for k, v in spec.items() if k != "name"}))
     out["graph"], out["confounders"] = graph_file, None
+    if estimators:
+        out["estimators"] = list(estimators)
     if "refuters" in out:
         out["refuters"] = []
     if out.get("decision") is not None:
@@ -138,9 +142,10 @@ def replay_spec(spec: dict, graph_file: str) -> dict:
     return out
 
 
-def _params_key(spec: dict) -> str:
+def _params_key(spec: dict, estimators: list[str] | None) -> str:
     """What the params factor is: the replayed spec minus the graph and the data source."""
-    return _sha({k: v for k, v in replay_spec(spec, "").items() if k not in ("graph", "confounders", "data")})
+    replayed = replay_spec(spec, "", estimators)
+    return _sha({k: v for k, v in replayed.items() if k not in ("graph", "confounders", "data")})
 
 
 def _is_code(path: str) -> bool:
@@ -164,8 +169,10 @@ def code_is_same(base_dir: Path, a: Versions, b: Versions) -> tuple[bool, list[s
     return not touched, touched
 
 
-def plan_replays(analysis: str, a: Versions, b: Versions, same_code: bool) -> dict[frozenset, ReplayJob]:
-    """One job per combination of factors taken from B; equal versions make equal jobs (same key)."""
+def plan_replays(analysis: str, a: Versions, b: Versions, same_code: bool,
+                 estimators: list[str] | None = None) -> dict[frozenset, ReplayJob]:
+    """One job per combination of factors taken from B; equal versions make equal jobs (same key).
+    With `estimators`, replays run only those (faster); else each params version's own list."""
     env = environment_sha256()
     jobs: dict[str, ReplayJob] = {}
     by_subset: dict[frozenset, ReplayJob] = {}
@@ -175,12 +182,13 @@ def plan_replays(analysis: str, a: Versions, b: Versions, same_code: bool) -> di
             pick = {f: (b if f in subset else a) for f in FACTORS}
             code = pick["code"] if not same_code else a
             code_key = _sha([code.commit, code.diff or ""])
-            key = _sha([analysis, pick["data"].data_md5, _sha(pick["graph"].graph_text), _params_key(pick["params"].spec),
+            key = _sha([analysis, pick["data"].data_md5, _sha(pick["graph"].graph_text), _params_key(pick["params"].spec, estimators),
                         code_key, env])[:24]
             if key not in jobs:
                 jobs[key] = ReplayJob(key=key, subsets=[], analysis=analysis, data_md5=pick["data"].data_md5,
                                       graph_text=pick["graph"].graph_text, spec=pick["params"].spec,
-                                      commit=code.commit, diff=code.diff, code_key=code_key)
+                                      commit=code.commit, diff=code.diff, code_key=code_key,
+                                      estimators=list(estimators) if estimators else None)
             jobs[key].subsets.append(subset)
             by_subset[subset] = jobs[key]
     return by_subset
@@ -211,7 +219,7 @@ def _write_inputs(worktree: Path, jobs: list[ReplayJob], snapshots: dict[str, Pa
         graph = f".whyflow-compare-graph-{_sha(job.graph_text)[:16]}.dot"
         (worktree / graph).write_text(job.graph_text)
         params = worktree / f".whyflow-compare-{job.key}.yaml"
-        params.write_text(yaml.safe_dump({"analyses": {job.analysis: replay_spec(job.spec, graph)}}, sort_keys=True))
+        params.write_text(yaml.safe_dump({"analyses": {job.analysis: replay_spec(job.spec, graph, job.estimators)}}, sort_keys=True))
         listing.append({"key": job.key, "analysis": job.analysis, "params": str(params),
                         "snapshot": str(snapshots[job.data_md5])})
     path = worktree / ".whyflow-compare-jobs.json"
