@@ -6,7 +6,9 @@ validate the first chunk -> identify -> snapshot (DVC directory hash; cache by h
 run -> one streaming quality pass + GX on a seeded sample -> graph tests on the sample -> the
 streaming estimators, naive difference, overlap and CATE by segment in shared passes
 (tasks.estimate.effects.estimate_streamed, the same entry point the tests call) -> record.
-Refuters re-estimate many times and are not run at this scale (recorded as skipped in the log).
+Placebo, data subsets and negative-control outcomes are summed in the estimators' own passes and
+judged by the in-memory rules; the Cinelli-Hazlett sensitivity comes from the same cross-products
+(tasks/scale/evidence.py); the other refuters are recorded as not applicable at this scale.
 Each step's wall time and peak RSS are returned and logged as `scale.seconds.<step>` metrics.
 """
 
@@ -21,7 +23,8 @@ from pathlib import Path
 from estimators import registry
 from estimators.base import CausalData, Estimate, normal_inference
 from estimators.streaming.blocks import FrameDesign
-from estimators.streaming.engines import ChunkEngine, DaskEngine, dask_client, iter_frames
+from estimators.streaming.arrow import ParallelEngine, RowGroups
+from estimators.streaming.engines import DaskEngine, dask_client, iter_frames
 from flows import steps as s
 from tasks.data.quality import gate_message
 from tasks.estimate.answer import choose_answer
@@ -30,9 +33,11 @@ from tasks.graph.implications import graph_gate_failure
 from tasks.record.result import RunResult
 from tasks.record.run import known_truth, tracked_run
 from tasks.record.tracking import log_metrics
+from tasks.scale.evidence import evidence_request, streamed_refutations, streamed_sensitivity
 from tasks.scale.quality import frame_design
 from tasks.scale.source import EngineChoice
 from whyflow.errors import DataError
+from whyflow.parallel import default_workers
 from whyflow.spec import AnalysisSpec
 from whyflow.threads import single_threaded
 
@@ -65,7 +70,7 @@ class StepTimer:
 
 
 @contextlib.contextmanager
-def _engine(kind: str, spec: AnalysisSpec, source, design: FrameDesign):
+def _engine(kind: str, spec: AnalysisSpec, source, design: FrameDesign, groups: RowGroups):
     if kind == "dask":
         address = spec.dask_address or os.environ.get("WHYFLOW_DASK_ADDRESS") or None
         try:
@@ -74,7 +79,7 @@ def _engine(kind: str, spec: AnalysisSpec, source, design: FrameDesign):
         except ConnectionError as exc:
             raise DataError(str(exc)) from None
     else:
-        yield ChunkEngine(source, design, spec.chunk_rows)
+        yield ParallelEngine(groups, design, spec.chunk_rows)
 
 
 def sample_data(design: FrameDesign, sample, treatment_type: str) -> CausalData:
@@ -111,9 +116,11 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
         snap = s.snapshot_dataset_t(source, spec)
         versions = s.versions_t(spec, snap, graph)
         run_id = s.start_tracking_t(spec, versions, snap, graph, overrides)
-    with tracked_run(spec, run_id), single_threaded():
+    workers = (spec.workers or default_workers()) if engine.kind == "stream" else 1
+    with tracked_run(spec, run_id), single_threaded(), RowGroups(source, workers) as groups:
         with timer("quality"):
-            scan = s.scan_t(source, spec, list(dict.fromkeys([*spec.columns_needed(), *plan.covariates])))
+            scan = s.scan_t(source, spec, list(dict.fromkeys([*spec.columns_needed(), *plan.covariates])),
+                            groups=groups)
             checked = s.stream_quality_t(scan, spec, plan.covariates)
         partial = {"quality": checked.to_json() | {"validation": None}, "identification": identification.to_json()}
         if not checked.success:
@@ -131,10 +138,18 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
         design = frame_design(scan, spec, list(plan.adjustment), folds=folds.pop() if folds else 5)
         nuisance = s.nuisance_t(sample_data(design, scan.sample, spec.treatment_type), spec)  # auto: on the sample
         plan = plan.with_nuisance(spec, nuisance.outcome, nuisance.propensity)
+        share = float((scan.sample[spec.treatment] == 1).mean()) if len(scan.sample) else 0.5
+        evidence = evidence_request(spec, share)  # placebo treatments with the sample's treated share
         started = time.perf_counter()
-        with timer("estimate"), _engine(engine.kind, spec, source, design) as blocks:
-            estimates, result = s.estimate_streamed_t(blocks, spec, plan.estimators, plan.options, overlap=plan.overlap)
+        with timer("estimate"), _engine(engine.kind, spec, source, design, groups) as blocks:
+            estimates, result = s.estimate_streamed_t(blocks, spec, plan.estimators, plan.options, overlap=plan.overlap,
+                                                      evidence=evidence)
         seconds = time.perf_counter() - started
+        with timer("evidence"):
+            refutations = streamed_refutations(result, estimates, spec.refuters, spec.negative_controls.exposures)
+            sensitivity = streamed_sensitivity(result, design.layout.w_names, estimates, spec.treatment_type,
+                                               spec.sensitivity.benchmark, tuple(spec.sensitivity.multiples)) \
+                if "moments" in result else None
         balance = None
         if "overlap" in result:
             balance = OverlapReport(**result["overlap"], analysed_units=result["n"])
@@ -144,14 +159,14 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
                     s.stop_at_gate(spec, run_id, partial | {"overlap": balance.to_json()}, f"overlap gate failed: {message}")
                 warnings.append(message)
         cate = {e.estimator: e.segments for e in estimates if e.segments}
-        log.info("streamed %d rows in %d passes (%s engine, %.1f s); refuters are not run at this scale",
+        log.info("streamed %d rows in %d passes (%s engine, %.1f s), refuters and sensitivity in the same passes",
                  result["n"], result["passes"], engine.kind, seconds)
         with timer("record"):
             run = RunResult(analysis=spec.name, versions=versions, spec=spec.content(), quality=checked,
                             identification=identification, estimates=estimates, naive=_naive(result),
                             selection=plan.selection(), truth=known_truth(spec), cate_by_segment=cate, overlap=balance,
-                            graph_tests=tested, nuisance=nuisance, warnings=warnings,
-                            answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
+                            graph_tests=tested, nuisance=nuisance, warnings=warnings, refutations=refutations,
+                            sensitivity=sensitivity, answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
             outcome = s.record_t(spec, run_id, run, graph, one_off)
         log_metrics(spec.base_dir, run_id, {f"scale.seconds.{r['step']}": r["seconds"] for r in timer.rows}
                     | {f"scale.peak_rss_mib.{r['step']}": r["peak_rss_mib"] for r in timer.rows}

@@ -25,6 +25,7 @@ from estimators.streaming.blocks import Engine
 from estimators.streaming.engines import MemoryEngine
 from estimators.streaming.fit import run_streaming
 from estimators.streaming.flexible import NUISANCE_SAMPLE_ROWS, is_flexible, run_flexible
+from estimators.streaming.evidence import EvidenceRequest
 from estimators.streaming.passes import StreamRequest
 
 __all__ = ["StreamLinearRegression", "StreamLinearDML", "StreamAIPW", "StreamingEstimator", "METHOD_OF",
@@ -83,7 +84,8 @@ def _nuisance(estimators: list[StreamingEstimator]) -> tuple[str, str, int]:
     return (*choices.pop(), max(o.nuisance_sample_rows for o in taking))
 
 
-def fit_together(estimators: list[StreamingEstimator], data: CausalData | Engine, *, overlap: bool = False) -> dict:
+def fit_together(estimators: list[StreamingEstimator], data: CausalData | Engine, *, overlap: bool = False,
+                 evidence: EvidenceRequest | None = None) -> dict:
     """Fit several streaming estimators in one schedule of passes over the data; sets each one's
     `estimate_` and returns the raw pass result (naive difference, overlap, passes). An estimator that
     cannot serve the data (estimand, treatment type) is marked not applicable and left out."""
@@ -95,7 +97,7 @@ def fit_together(estimators: list[StreamingEstimator], data: CausalData | Engine
     estimand = first.estimand
     clip = next((e.options.clip for e in estimators if hasattr(e.options, "clip")), 0.01)
     request = StreamRequest(methods=tuple(METHOD_OF[e.name] for e in estimators), estimand=estimand,
-                            overlap=overlap, clip=clip)
+                            overlap=overlap, clip=clip, evidence=evidence)
     started = time.perf_counter()
     outcome, propensity, sample_rows = _nuisance(estimators)
     if is_flexible(outcome, propensity):  # seeded subsample for the nuisances, final stage on all rows

@@ -15,6 +15,7 @@ import numpy as np
 
 from estimators.streaming.passes import (StreamRequest, final_pass, irls_pass, LogitModel, first_pass, support_count_pass)
 from estimators.streaming.blocks import Engine, solve_spd
+from estimators.streaming.evidence import evidence_fit, evidence_result
 
 __all__ = ["run_streaming", "aipw_result", "dml_result", "naive_result", "segment_effects", "target_mean"]
 
@@ -272,15 +273,19 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
     if model_folds:
         sample = engine.sample(req.sample_rows)
         gammas = np.column_stack([_warm_start(k, sample, p, req.ridge) for k in model_folds])
+    evidence = req.evidence if req.evidence is not None and req.evidence.active else None
     s1 = engine.map_reduce(partial(first_pass, folds=K, binary=binary, lr="linear_regression" in methods,
-                                   levels=lay.segment_levels, gammas=gammas, model_folds=model_folds))
+                                   levels=lay.segment_levels, gammas=gammas, model_folds=model_folds,
+                                   evidence=evidence))
     G = s1["G"]
     n_arm = G[:, :, 0, 0].sum(axis=0)
     n = float(n_arm.sum())
     x, it, iy = slice(0, p + 1), p + 1, p + 2
     total = G.sum(axis=(0, 1))
     out_of_fold = [total - G[k].sum(axis=0) for k in range(K)]
-    fit: dict = {"levels": lay.segment_levels}
+    fit: dict = {"levels": lay.segment_levels, "folds": K}
+    if evidence is not None:
+        fit["evidence"] = evidence_fit(s1, evidence, p, K, binary)
     if "linear_dml" in methods:
         fit["y_fold"] = np.array([solve_spd(S[x, x], S[x, iy]) for S in out_of_fold])
         if not binary:
@@ -297,7 +302,7 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
         gram = s1["lr_gram"]
         lr_beta = solve_spd(gram[:-1, :-1], gram[:-1, -1])
     tails = req.tail_rows or max(4096, int(n // 100))
-    wants_final = "linear_dml" in methods or "aipw" in methods or req.overlap
+    wants_final = "linear_dml" in methods or "aipw" in methods or req.overlap or evidence is not None
 
     def final(current):
         return partial(final_pass, fit=fit, req=req, binary=binary, models=current, tails=tails)
@@ -321,6 +326,24 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
     if req.overlap:
         result["overlap"], extra = _overlap(engine, stats, G, models, req, p, n_arm, tails)
         passes += extra
+    result["moments"] = {"G": G.sum(axis=0), "y_nonbinary": int(s1["y_nonbinary"])}  # per arm [1, W, t, y]
+    if evidence is not None:
+        result["evidence"] = evidence_result(
+            s1, stats, fit["evidence"], p, len(lay.x_names), binary, methods,
+            partial(_target_of, estimand=req.estimand, binary=binary), target, n)
+        if "ev:nc_CC" in s1:
+            controls = s1["ev:nc_A"].sum(axis=(0, 1))[0]
+            result["evidence"]["control_moments"] = {"names": list(evidence.controls), "sum": controls.tolist(),
+                                                     "sum_sq": np.diag(s1["ev:nc_CC"]).tolist()}
     result["passes"] = passes
     result["logistic_iterations"] = [m.iterations for m in models]
     return result
+
+
+def _target_of(n, xsum, n1, x1, estimand: str, binary: bool) -> np.ndarray:
+    """The modifier mean an estimand averages the effect over (target_mean, from counts and sums)."""
+    if binary and estimand == "att":
+        return np.asarray(x1) / n1
+    if binary and estimand == "atc":
+        return (np.asarray(xsum) - np.asarray(x1)) / (n - n1)
+    return np.asarray(xsum) / n

@@ -22,6 +22,7 @@ from scipy.special import expit
 
 from estimators.scores import dr_terms, estimand_weights
 from estimators.streaming.blocks import Block
+from estimators.streaming.evidence import EvidenceRequest, evidence_final, evidence_first
 
 __all__ = ["StreamRequest", "STREAMING_METHODS", "LogitModel", "first_pass", "irls_pass", "final_pass",
            "support_count_pass", "fold_rows"]
@@ -42,6 +43,7 @@ class StreamRequest:
     clip: float = 0.01
     tail_rows: int | None = None  # propensity tail buffer per arm; default max(4096, n / 100)
     sample_rows: int = 1_000_000  # rows for the in-memory warm start of the logistic models
+    evidence: EvidenceRequest | None = None  # placebo, subsets, negative controls in the same passes
 
 
 @dataclass
@@ -113,6 +115,7 @@ def _cell_grams(M: np.ndarray, b: Block, folds: int, binary: bool) -> np.ndarray
 def _moments(b: Block, folds: int, binary: bool, lr: bool) -> dict:
     arm = _arm(b, binary)
     out = {"G": _cell_grams(b.A, b, folds, binary), "dropped": b.dropped,
+           "y_nonbinary": np.count_nonzero((b.y != 0) & (b.y != 1)),
            "xsum": np.stack([b.X[arm == a].sum(axis=0) for a in (0, 1)])}
     if lr:
         Dy = np.hstack([_lr_design(b), b.y[:, None]])
@@ -146,11 +149,13 @@ def _hessians(U: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
 
 
 def first_pass(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: np.ndarray | None = None,
-           model_folds: tuple[int, ...] = ()) -> dict:
+           model_folds: tuple[int, ...] = (), evidence: EvidenceRequest | None = None) -> dict:
     """Moments, and the first Newton step's raw gradient and Hessian of every logistic model at its
-    warm-start coefficients (raw design), so that step needs no pass of its own."""
+    warm-start coefficients (raw design), so that step needs no pass of its own; the evidence's sums."""
     out = _moments(b, folds, binary, lr)
     out.update(_segment_sums(b, levels, binary))
+    if evidence is not None and evidence.active:
+        out.update(evidence_first(b, evidence, folds))
     if gammas is not None and len(model_folds):
         P = expit(b.U @ gammas)
         R = _train_weights(b, b.t[:, None] - P, model_folds)
@@ -208,22 +213,27 @@ def _by_fold(b: Block, coefs: np.ndarray) -> np.ndarray:
 
 def final_pass(b: Block, fit: dict, req: StreamRequest, binary: bool, models: list[LogitModel], tails: int) -> dict:
     out: dict = {}
+    main: dict = {}  # what the streamed evidence reuses (estimators/streaming/evidence.py)
     arm = _arm(b, binary)
+    cross_e = _propensity(b, models, True) if binary and ("linear_dml" in req.methods or (
+        "aipw" in req.methods and req.aipw_crossfit)) else None
     if "linear_dml" in req.methods:
         yres = b.y - _by_fold(b, fit["y_fold"])
-        tres = b.t - (_propensity(b, models, True) if binary else _by_fold(b, fit["t_fold"]))
+        tres = b.t - (cross_e if binary else _by_fold(b, fit["t_fold"]))
         V = tres[:, None] * np.hstack([np.ones((b.n, 1)), b.X])
         VV = (V[:, :, None] * V[:, None, :]).reshape(b.n, -1)
+        main.update(V=V, VV=VV, yres=yres)
         out.update({"dml_A": V.T @ V, "dml_b": V.T @ yres, "dml_S0": VV.T @ yres**2,
                     "dml_S1": VV.T @ (yres[:, None] * V), "dml_S2": VV.T @ VV})
     full_e = _propensity(b, models, False) if (req.overlap or ("aipw" in req.methods and not req.aipw_crossfit)) \
         else None
     if "aipw" in req.methods:
-        e = _propensity(b, models, True) if req.aipw_crossfit else full_e
+        e = cross_e if req.aipw_crossfit else full_e
         clip = max(req.clip, 1e-9)
         out["aipw_clipped"] = np.count_nonzero((e < req.clip) | (e > 1 - req.clip))
         e = np.clip(e, clip, 1 - clip)
         raw, d = dr_terms(b.y, b.t, _by_fold(b, fit["mu0"]), _by_fold(b, fit["mu1"]), e, req.estimand)
+        main.update(e=e, raw=raw, d=d)
         terms = np.stack([raw, raw**2, raw * d, d, d * d], axis=1)
         out["aipw"] = terms.sum(axis=0)
         for name, codes in b.seg.items():
@@ -244,6 +254,8 @@ def final_pass(b: Block, fit: dict, req: StreamRequest, binary: bool, models: li
                     np.sort(np.partition(ea, tails - 1)[:tails])
                 out[f"high:{tails}:e{a}"] = np.sort(ea)[-tails:] if ea.size <= tails else \
                     np.sort(np.partition(ea, ea.size - tails)[ea.size - tails:])
+    if "evidence" in fit:
+        out.update(evidence_final(b, fit["evidence"], req.estimand, req.clip, fit["folds"], main))
     return out
 
 

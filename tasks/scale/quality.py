@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
@@ -83,16 +84,65 @@ def _scan_chunk(frame: pd.DataFrame, spec: AnalysisSpec, categorical: set[str], 
     return out
 
 
-def scan_source(source: ParquetDataset, spec: AnalysisSpec, columns: list[str], sample_rows: int = SAMPLE_ROWS) -> Scan:
-    """One pass over all rows of the needed columns (levels, counts, ranges, seeded sample)."""
+def _levels_of(column) -> set[str]:
+    """The distinct non-null values of an Arrow column as the pandas path labels them."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
+    if pa.types.is_dictionary(array.type):
+        used = np.unique(array.indices.drop_null().to_numpy(zero_copy_only=False))
+        return {str(v) for v in array.dictionary.take(pa.array(used)).to_pylist()}
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        return set(pc.unique(array).drop_null().to_pylist())
+    return set(pd.Series(array.to_pandas()).dropna().astype(str).unique().tolist())
+
+
+def _scan_table(table, start: int, spec: AnalysisSpec, categorical: set[str], rate: float, seed: int) -> dict:
+    """_scan_chunk on an Arrow row group, without building a pandas frame (only the sampled rows become one)."""
+    import pyarrow as pa
+
+    out: dict = {"rows": table.num_rows, "nulls": np.array([table.column(c).null_count for c in table.column_names])}
+    for column in table.column_names:
+        array = table.column(column)
+        if column in categorical or column in spec.segments:
+            out[f"set:{column}"] = _levels_of(array)
+        elif (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)) and array.null_count < len(array):
+            values = array.to_numpy().astype(float, copy=False) if not array.null_count else \
+                array.to_pandas().to_numpy(dtype=float, na_value=np.nan)
+            out[f"min:{column}"], out[f"max:{column}"] = np.nanmin(values), np.nanmax(values)
+    if spec.treatment_type == "binary":
+        out["set:__treatment"] = set(pd.unique(table.column(spec.treatment).drop_null().to_numpy()).tolist()[:20])
+    n = table.num_rows
+    if rate < 1.0:
+        keys = np.arange(start, start + n) if not spec.unit_id else \
+            pd.util.hash_array(table.column(spec.unit_id).to_numpy().astype(object)).view(np.int64)
+        rows = np.flatnonzero(_bucket(keys, seed) < rate)
+        picked = table.take(pa.array(rows))
+    else:
+        rows, picked = np.arange(n), table
+    frame = picked.to_pandas()
+    frame.index = pd.Index(start + rows)
+    out["sample"] = [frame]
+    return out
+
+
+def scan_source(source: ParquetDataset, spec: AnalysisSpec, columns: list[str], sample_rows: int = SAMPLE_ROWS,
+                groups=None) -> Scan:
+    """One pass over all rows of the needed columns (levels, counts, ranges, seeded sample); over the
+    row groups in `groups`' worker processes (estimators.streaming.arrow.RowGroups) when given."""
     columns = list(dict.fromkeys(columns))
     first = next(iter_frames(source, columns, 1000))
     declared = set(spec.categorical)
     categorical = {c for c in columns if c != spec.unit_id and _is_categorical(first[c], c, declared)}
     rate = min(1.0, sample_rows / max(source.rows, 1))
     seed = int(np.random.SeedSequence(spec.seed).generate_state(1)[0])
-    stats = reduce_stats(_scan_chunk(frame, spec, categorical, rate, seed)
-                         for frame in iter_frames(source, columns, spec.chunk_rows))
+    if groups is not None:
+        stats = groups.map_tables(partial(_scan_table, spec=spec, categorical=categorical, rate=rate, seed=seed),
+                                  columns)
+    else:
+        stats = reduce_stats(_scan_chunk(frame, spec, categorical, rate, seed)
+                             for frame in iter_frames(source, columns, spec.chunk_rows))
     levels = {}
     for column in categorical | set(spec.segments):
         values = stats.get(f"set:{column}", set())
@@ -159,4 +209,5 @@ def frame_design(scan: Scan, spec: AnalysisSpec, adjustment: list[str], folds: i
                        modifiers=list(spec.effect_modifiers), segments=list(spec.segments),
                        levels={c: scan.levels[c] for c in covariates if c in scan.categorical},
                        segment_levels={s: scan.levels[s] for s in spec.segments},
-                       treatment_type=spec.treatment_type, folds=folds, seed=spec.seed, unit_id=spec.unit_id)
+                       treatment_type=spec.treatment_type, folds=folds, seed=spec.seed, unit_id=spec.unit_id,
+                       extras=tuple(c for c in spec.negative_controls.outcomes if c not in covariates))
