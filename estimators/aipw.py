@@ -18,7 +18,7 @@ from estimators.base import CausalData, Estimator, Fit, NotApplicable
 from estimators.options import NuisanceOptions, bounds_of, integer, propensity_bounds
 from estimators.nuisance import outcome_model, propensity_model
 from estimators.registry import register
-from estimators.scores import dr_scores
+from estimators.scores import dr_scores, unit_influence
 
 __all__ = ["AIPW", "cross_fit_nuisances"]
 
@@ -74,4 +74,5 @@ class AIPW(Estimator):
         return Fit(value=value, std_error=se,
                 method=f"AIPW, {cv}-fold cross-fitting, {outcome} outcome / {propensity} propensity",
                 details={"clipped_units": clipped, "clip": clip, "folds": cv,
-                            "nuisance": {"outcome": outcome, "propensity": propensity}})
+                            "nuisance": {"outcome": outcome, "propensity": propensity},
+                            "influence": unit_influence(psi, se)})

@@ -65,7 +65,7 @@ def test_proxies_without_a_latent_parent_are_refused_by_name(project, capsys, pr
     _write(project, GRAPH.replace("z -> proxy3; ", "w -> proxy3; "))
     with open(project / "params.yaml", "a") as params:
         params.write(ANALYSIS)
-    code, out, err = run(project, capsys, "hidden")
+    code, _, err = run(project, capsys, "hidden")
     assert code == 2, err
     line = err.strip().splitlines()[-1]
     assert "proxies ['proxy3'] have no latent parent" in line and "mark it latent" in line
