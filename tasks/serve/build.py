@@ -143,8 +143,10 @@ def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnin
         if not (estimate.ok and cls.gives_cate and not cls.streams):
             continue
         try:
-            fitted = cls(estimand=spec.estimand, seed=spec.seed, **estimator_options(spec, estimate.estimator, nuisance)).fit(data)
-            if not fitted.estimate_.ok or not math.isclose(fitted.estimate_.value, estimate.value, rel_tol=1e-7, abs_tol=1e-9):
+            options = estimator_options(spec, estimate.estimator, nuisance)
+            fitted = cls(estimand=spec.estimand, seed=spec.seed, **options).fit(data)
+            same = math.isclose(fitted.estimate_.value, estimate.value, rel_tol=1e-7, abs_tol=1e-9)
+            if not fitted.estimate_.ok or not same:
                 raise ServeBuildError(f"its refit gives {fitted.estimate_.value!r}, the run {estimate.value!r}")
             before = np.asarray(fitted.effect(fitted.features(probe)), dtype=float)
             model = CateModel(estimate.estimator, _slim(fitted, data.n))
@@ -161,7 +163,7 @@ def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnin
     return models
 
 
-def _policy(spec: AnalysisSpec, result: RunResult, frame: pd.DataFrame, data: CausalData,
+def _policy(spec: AnalysisSpec, result: RunResult, data: CausalData,
             cate: list[CateModel]) -> tuple[PolicyModel | None, list[str]]:
     decision = result.decision
     if decision is None:
@@ -211,7 +213,7 @@ def build_served_models(spec: AnalysisSpec, run_id: str, result: RunResult, fram
     training = analysed.iloc[rows].reset_index(drop=True)
     warnings: list[str] = []
     cate = _cate_models(spec, result, data, warnings)
-    policy, policy_features = _policy(spec, result, training, data, cate)
+    policy, policy_features = _policy(spec, result, data, cate)
     encoder = FeatureEncoder(column_codes(training, [*covariates, *policy_features], spec.categorical))
     parsed = encoder.parse({c: training[c].to_numpy() for c in encoder.features}, len(training))
     if not (np.array_equal(encoder.matrix(parsed, covariates, drop_first=True), data.covariates)

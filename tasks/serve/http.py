@@ -54,7 +54,7 @@ def parse_invocation(body: bytes, features: list[str], max_rows: int) -> tuple[d
                                    f"{type(record).__name__}")
         return records_to_columns(records, features), len(records)
     split = payload["dataframe_split"]
-    if not isinstance(split, dict) or not isinstance(split.get("columns"), list) or not isinstance(split.get("data"), list):
+    if not (isinstance(split, dict) and isinstance(split.get("columns"), list) and isinstance(split.get("data"), list)):
         raise RequestError("'dataframe_split' must be an object with 'columns' (a list of names) and 'data' "
                            "(a list of rows)")
     columns, data = split["columns"], split["data"]
@@ -62,7 +62,8 @@ def parse_invocation(body: bytes, features: list[str], max_rows: int) -> tuple[d
         raise RequestError(f"batch of {len(data)} rows exceeds the limit of {max_rows} rows per request", 413)
     for row, values in enumerate(data):
         if not isinstance(values, list) or len(values) != len(columns):
-            raise RequestError(f"'dataframe_split' data row {row} must be a list of {len(columns)} values, one per column")
+            raise RequestError(f"'dataframe_split' data row {row} must be a list of {len(columns)} values, one per "
+                               "column")
     position = {name: i for i, name in enumerate(columns) if isinstance(name, str)}
     return {name: [values[position[name]] for values in data] for name in features if name in position}, len(data)
 

@@ -133,7 +133,8 @@ class ServedModels:
 
     def describe(self) -> dict[str, Any]:
         return {"analysis": self.analysis, "run_id": self.run_id, "versions": self.versions,
-                "features": {c.name: (list(c.levels) if c.categorical else "number") for c in self.encoder.codes.values()},
+                "features": {c.name: list(c.levels) if c.categorical else "number"
+                             for c in self.encoder.codes.values()},
                 "propensity_model": self.propensity_kind, "strata": len(self.strata_edges) + 1,
                 "cate_models": [m.name for m in self.cate],
                 "policy": None if self.policy is None else {"kind": self.policy.kind, "rule": self.policy.rule},

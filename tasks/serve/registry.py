@@ -51,7 +51,7 @@ def find_served_model(base_dir: Path, analysis: str, *, run_id: str | None = Non
         chosen = next((v for v in versions if int(v.version) == version), None)
         if chosen is None:
             raise ServedModelNotFound(f"analysis {analysis!r} has no model version {version}; versions: "
-                                      f"{', '.join(v.version for v in versions[:20])}")
+                                      f"{', '.join(str(v.version) for v in versions[:20])}")
     elif run_id is not None:
         chosen = next((v for v in versions if v.run_id == run_id), None)
         if chosen is None:

@@ -1,0 +1,30 @@
+"""A served model that cannot be logged never fails the run: the reason is a recorded warning."""
+
+from __future__ import annotations
+
+import shutil
+from types import SimpleNamespace
+
+from tasks.serve import log as serve_log
+from whyflow import constants as C
+
+
+def test_a_failure_to_log_is_a_warning_on_the_run(tmp_path, empty_mlflow_db, monkeypatch):
+    from mlflow.tracking import MlflowClient
+
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    shutil.copy(empty_mlflow_db, tmp_path / C.DEFAULT_TRACKING_DB)
+    store = MlflowClient(tracking_uri=f"sqlite:///{tmp_path / C.DEFAULT_TRACKING_DB}")
+    run_id = store.create_run(store.create_experiment("demo")).info.run_id
+
+    def broken(spec, run_id, result):
+        raise OSError("artifact store unreachable")
+
+    monkeypatch.setattr(serve_log, "_log", broken)
+    spec = SimpleNamespace(base_dir=tmp_path, name="demo")
+    warning = serve_log.log_served_models(spec, run_id, SimpleNamespace(warnings=["a gate left at its default failed"]))
+    assert warning == "served model not logged: OSError: artifact store unreachable"
+    tags = store.get_run(run_id).data.tags
+    assert tags[serve_log.TAG_SERVE_STATUS] == warning
+    assert tags[C.TAG_WARNINGS] == "a gate left at its default failed | " + warning
+    assert float(tags[serve_log.TAG_SERVE_SECONDS]) >= 0
