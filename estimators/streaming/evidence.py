@@ -1,15 +1,20 @@
 """Streamed evidence: placebo treatments, data subsets and negative-control outcomes from statistics
 summed in the estimators' own passes (pass 1 and the final pass), so refutation costs no pass of its own.
 
-placebo   S placebo treatments t*_s = 1{u_s(unit) < share}, u_s a uniform from a seeded re-mix of the
-          unit hash: independent of everything, so every estimator must find 0. Per fold, pass 1 sums
-          t*-weighted cross-products of M = [1, W, X, y]; from them come the regression on
+Units fall into GROUPS hash categories (a seeded re-mix of the unit hash, independent of everything);
+pass 1 sums the cross-products of J = [1, W, t, X, tX, y] per fold and category, which serve every
+placebo and subset at the cost of one Gram (rows grouped by category, no per-simulation work).
+
+placebo   S placebo treatments t*_s = 1{category in A_s}, A_s a seeded random set of round(share x
+          GROUPS) categories drawn independently per simulation: t* is independent of everything, so
+          every estimator must find 0, and two simulations' values are uncorrelated (their category
+          sets are independent draws). From the t*-weighted cross-products come the regression on
           [1, t*, W, t*X] (exact), the out-of-fold outcome models per placebo arm (AIPW) and the
           placebo propensity: one Newton step of the logistic model from its intercept-only fit, which
           is within O(1/n) of the converged fit because t* is independent of W by construction. The final
           pass sums the DML final stage and the AIPW scores with those nuisances.
-subsets   B disjoint buckets of a second seeded re-mix of the unit hash; subset s leaves bucket s out
-          ((B - 1) / B of the rows). The regression is refitted exactly from per-bucket Grams; DML and
+subsets   B buckets of categories (category mod B); subset s leaves bucket s out ((B - 1) / B of the
+          rows in expectation). The regression is refitted exactly from per-bucket Grams; DML and
           AIPW re-solve their final stage on the subset with the nuisances fitted on all rows (Neyman
           orthogonality: refitting the nuisances moves the estimate only to second order).
 controls  negative-control outcomes (Block.extra): the outcome replaced by each control, every estimator
@@ -27,8 +32,8 @@ from scipy.special import expit
 from estimators.scores import dr_terms
 from estimators.streaming.blocks import _GOLDEN, _M1, _M2, Block, solve_spd
 
-__all__ = ["EvidenceRequest", "evidence_first", "evidence_fit", "evidence_final", "evidence_result",
-           "placebo_treatments", "buckets"]
+__all__ = ["EvidenceRequest", "GROUPS", "evidence_first", "evidence_fit", "evidence_final", "evidence_result",
+           "categories", "placebo_sets", "placebo_treatments", "buckets"]
 
 
 @dataclass(frozen=True)
@@ -56,19 +61,31 @@ def _salts(seed: int, tag: int, count: int) -> np.ndarray:
     return np.random.SeedSequence([seed, tag]).generate_state(max(count, 1), np.uint64)
 
 
-def placebo_treatments(b: Block, ev: EvidenceRequest) -> np.ndarray:
-    """n x S placebo treatments (0/1 floats), each from its own seeded re-mix of the unit hash."""
+GROUPS = 30  # hash categories: placebo sets and subset buckets are unions of them
+
+
+def categories(b: Block, ev: EvidenceRequest) -> np.ndarray:
     if b.hash is None:
-        raise ValueError("streamed placebo needs blocks that carry the unit hash")
-    out = np.empty((b.n, ev.placebo))
-    for s, salt in enumerate(_salts(ev.seed, 101, ev.placebo)):
-        u = (_remix(b.hash, salt) >> np.uint64(11)).astype(np.float64) / float(1 << 53)
-        out[:, s] = u < ev.share
+        raise ValueError("streamed evidence needs blocks that carry the unit hash")
+    return (_remix(b.hash, _salts(ev.seed, 202, 1)[0]) % np.uint64(GROUPS)).astype(np.int64)
+
+
+def placebo_sets(ev: EvidenceRequest) -> np.ndarray:
+    """GROUPS x S membership: simulation s treats the categories in its own seeded random set."""
+    size = min(GROUPS - 1, max(1, int(round(ev.share * GROUPS))))
+    out = np.zeros((GROUPS, ev.placebo), dtype=bool)
+    for s, child in enumerate(np.random.SeedSequence([ev.seed, 101]).spawn(ev.placebo)):
+        out[np.random.default_rng(child).choice(GROUPS, size=size, replace=False), s] = True
     return out
 
 
+def placebo_treatments(b: Block, ev: EvidenceRequest) -> np.ndarray:
+    """n x S placebo treatments (0/1 floats)."""
+    return placebo_sets(ev)[categories(b, ev)].astype(float)
+
+
 def buckets(b: Block, ev: EvidenceRequest) -> np.ndarray:
-    return (_remix(b.hash, _salts(ev.seed, 202, 1)[0]) % np.uint64(ev.subsets)).astype(np.int64)
+    return categories(b, ev) % ev.subsets
 
 
 def _fold_slices(b: Block, folds: int) -> list[slice]:
@@ -84,39 +101,26 @@ def _controls(b: Block, ev: EvidenceRequest) -> np.ndarray:
     return np.column_stack([b.extra[c] for c in ev.controls]) if ev.controls else np.empty((b.n, 0))
 
 
+def _joint(b: Block) -> np.ndarray:
+    """J = [1, W, t, X, tX, y]: every column a placebo or subset refit needs."""
+    return np.hstack([b.U, b.t[:, None], b.X, b.t[:, None] * b.X, b.y[:, None]])
+
+
 def evidence_first(b: Block, ev: EvidenceRequest, folds: int) -> dict:
-    """Pass-1 sums: per fold and placebo, t*-weighted M'M (M = [1, W, X, y]); M'M; per bucket the
-    regression Gram and modifier sums; per cell [1, W, t, y]'C and C'C for the controls C."""
+    """Pass-1 sums: J'J per fold and category (placebos, subsets); per cell [1, W, t, y]'C and C'C for
+    the negative-control outcomes C."""
     out: dict = {}
-    slices = _fold_slices(b, folds)
-    if ev.placebo:
-        M = np.hstack([b.U, b.X, b.y[:, None]])
-        T = placebo_treatments(b, ev)
-        m = M.shape[1]
-        pl = np.zeros((folds, ev.placebo, m, m))
-        for k, rows in enumerate(slices):
-            Mk, Tk = M[rows], T[rows]
-            for s in range(ev.placebo):
-                chosen = Mk[Tk[:, s] == 1]
-                pl[k, s] = chosen.T @ chosen
-        out["ev:pl"] = pl
-        out["ev:MM"] = M.T @ M
-    if ev.subsets:
-        bk = buckets(b, ev)
-        Dy = np.hstack([_lr_design(b, b.t), b.y[:, None]])
-        grams = np.zeros((ev.subsets, Dy.shape[1], Dy.shape[1]))
-        for j in range(ev.subsets):
-            part = Dy[bk == j]
-            grams[j] = part.T @ part
-        out["ev:sub_lr"] = grams
-        out["ev:sub_x"] = np.stack([np.bincount(bk, weights=b.X[:, i], minlength=ev.subsets)
-                                    for i in range(b.X.shape[1])], axis=1) if b.X.shape[1] else \
-            np.zeros((ev.subsets, 0))
-        out["ev:sub_n"] = np.bincount(bk, minlength=ev.subsets).astype(float)
-        out["ev:sub_t"] = np.bincount(bk, weights=b.t, minlength=ev.subsets)
-        out["ev:sub_tx"] = np.stack([np.bincount(bk, weights=b.t * b.X[:, i], minlength=ev.subsets)
-                                     for i in range(b.X.shape[1])], axis=1) if b.X.shape[1] else \
-            np.zeros((ev.subsets, 0))
+    if ev.placebo or ev.subsets:
+        key = b.fold.astype(np.int64) * GROUPS + categories(b, ev)
+        order = np.argsort(key, kind="stable")
+        J = _joint(b)[order]
+        bounds = np.searchsorted(key[order], np.arange(folds * GROUPS + 1))
+        grams = np.zeros((folds, GROUPS, J.shape[1], J.shape[1]))
+        for g in range(folds * GROUPS):
+            lo, hi = int(bounds[g]), int(bounds[g + 1])
+            if hi > lo:
+                grams[g // GROUPS, g % GROUPS] = J[lo:hi].T @ J[lo:hi]
+        out["ev:J"] = grams
     if ev.controls:
         C = _controls(b, ev)
         cells = b.cells
@@ -131,65 +135,71 @@ def evidence_first(b: Block, ev: EvidenceRequest, folds: int) -> dict:
     return out
 
 
-def _placebo_fit(s1: dict, G: np.ndarray, p: int, folds: int) -> dict:
-    """Per placebo and fold: raw-design propensity coefficients (one Newton step from the intercept-only
-    fit) and the outcome coefficients per placebo arm, all out of fold; plus the regression Grams."""
-    pl, MM = s1["ev:pl"], s1["ev:MM"]
-    u = slice(0, p + 1)
-    iy = MM.shape[0] - 1
-    total = G.sum(axis=(0, 1))
-    S = pl.shape[1]
+def _index(p: int, q: int) -> dict:
+    """Positions in J = [1, W, t, X, tX, y]."""
+    return {"u": list(range(p + 1)), "t": p + 1, "x": list(range(p + 2, p + 2 + q)),
+            "tx": list(range(p + 2 + q, p + 2 + 2 * q)), "y": p + 2 + 2 * q}
+
+
+def _placebo_fit(s1: dict, ev: EvidenceRequest, p: int, q: int, folds: int) -> dict:
+    """Per fold and placebo, out of fold: raw-design propensity coefficients (one Newton step from the
+    intercept-only fit) and the outcome coefficients per placebo arm."""
+    J, sets = s1["ev:J"], placebo_sets(ev)
+    ix = _index(p, q)
+    u, iy = ix["u"], ix["y"]
+    per_fold = J.sum(axis=1)
+    treated = np.einsum("kcij,cs->ksij", J, sets.astype(float))  # t*-weighted J'J per fold and placebo
+    total, total_t = per_fold.sum(axis=0), treated.sum(axis=0)
+    S = ev.placebo
     prop, mu1, mu0 = (np.zeros((folds, S, p + 1)) for _ in range(3))
-    pl_total = pl.sum(axis=0)
     for k in range(folds):
-        UU = total[u, u] - G[k].sum(axis=0)[u, u]
-        Uy = total[u, p + 2] - G[k].sum(axis=0)[u, p + 2]
+        JJ = total - per_fold[k]
+        UU, Uy = JJ[np.ix_(u, u)], JJ[u, iy]
         for s in range(S):
-            W1 = pl_total[s] - pl[k, s]  # out-of-fold, placebo-treated rows
+            W1 = total_t[s] - treated[k, s]
             n, n1 = UU[0, 0], W1[0, 0]
             share = min(max(n1 / n, 1e-9), 1 - 1e-9)
             beta = np.zeros(p + 1)
             beta[0] = np.log(share / (1 - share))
             gradient = W1[u, 0] - share * UU[:, 0]
             prop[k, s] = beta + solve_spd(share * (1 - share) * UU, gradient)
-            mu1[k, s] = solve_spd(W1[u, u], W1[u, iy])
-            mu0[k, s] = solve_spd(UU - W1[u, u], Uy - W1[u, iy])
-    return {"prop": prop, "mu1": mu1, "mu0": mu0}
+            mu1[k, s] = solve_spd(W1[np.ix_(u, u)], W1[u, iy])
+            mu0[k, s] = solve_spd(UU - W1[np.ix_(u, u)], Uy - W1[u, iy])
+    return {"prop": prop, "mu1": mu1, "mu0": mu0, "sets": sets}
 
 
-def _placebo_lr(s1: dict, p: int, q: int, target_of) -> np.ndarray:
-    """The regression of y on [1, t*, W, t*X] for each placebo, from M'M and the t*-weighted M'M."""
-    pl, MM = s1["ev:pl"].sum(axis=0), s1["ev:MM"]
-    iy = MM.shape[0] - 1
-    # columns of [1, t*, W, t*X] as (column of M, weighted by t*)
-    cols = [(0, False), (0, True), *((1 + j, False) for j in range(p)), *((p + 1 + j, True) for j in range(q))]
+def _placebo_lr(s1: dict, ev: EvidenceRequest, p: int, q: int, target_of) -> np.ndarray:
+    """The regression of y on [1, t*, W, t*X] for each placebo, from J'J and its t*-weighted sums."""
+    J, sets = s1["ev:J"].sum(axis=0), placebo_sets(ev)
+    total = J.sum(axis=0)
+    ix = _index(p, q)
+    # columns of [1, t*, W, t*X] as (position in J, weighted by t*)
+    cols = [(0, False), (0, True), *((1 + j, False) for j in range(p)), *((c, True) for c in ix["x"])]
     values = []
-    for s in range(pl.shape[0]):
-        W1 = pl[s]
+    for s in range(ev.placebo):
+        W1 = J[sets[:, s]].sum(axis=0)
         k = len(cols)
-        gram = np.empty((k, k))
-        rhs = np.empty(k)
+        gram, rhs = np.empty((k, k)), np.empty(k)
         for a, (ca, wa) in enumerate(cols):
-            rhs[a] = (W1 if wa else MM)[ca, iy]
+            rhs[a] = (W1 if wa else total)[ca, ix["y"]]
             for c, (cb, wb) in enumerate(cols):
-                gram[a, c] = (W1 if (wa or wb) else MM)[ca, cb]
+                gram[a, c] = (W1 if (wa or wb) else total)[ca, cb]
         beta = solve_spd(gram, rhs)
-        treated = W1[0, 0]
-        xbar = target_of(n=MM[0, 0], xsum=MM[0, p + 1:p + 1 + q], n1=treated, x1=W1[0, p + 1:p + 1 + q])
+        xbar = target_of(n=total[0, 0], xsum=total[0, ix["x"]], n1=W1[0, 0], x1=W1[0, ix["x"]])
         c = np.zeros(k)
         c[1], c[2 + p:] = 1.0, xbar
         values.append(float(c @ beta))
     return np.array(values)
 
 
-def evidence_fit(s1: dict, ev: EvidenceRequest, p: int, folds: int, binary: bool) -> dict:
+def evidence_fit(s1: dict, ev: EvidenceRequest, p: int, q: int, folds: int, binary: bool) -> dict:
     """What the final pass needs: placebo nuisances; per control, out-of-fold outcome coefficients
     (DML: all rows; AIPW: per arm) and the regression coefficients."""
     G = s1["G"]
     fit: dict = {"request": ev}
     u = slice(0, p + 1)
     if ev.placebo and binary:
-        fit["placebo"] = _placebo_fit(s1, G, p, folds)
+        fit["placebo"] = _placebo_fit(s1, ev, p, q, folds)
     if ev.controls:
         AC = s1["ev:nc_A"]
         total, total_c = G.sum(axis=(0, 1)), AC.sum(axis=(0, 1))
@@ -214,6 +224,35 @@ def _by_fold(b: Block, slices: list[slice], coefs: np.ndarray) -> np.ndarray:
     return out
 
 
+def _placebo_aipw(b: Block, slices: list[slice], fit: dict, T: np.ndarray, Ec: np.ndarray, estimand: str) -> np.ndarray:
+    """[sum raw; sum d] per placebo. The outcome models are linear in U, so each score sum needs only
+    weighted sums of [U, y]: sum w (y - U beta) = w'y - (U'w) beta (no per-row outcome predictions)."""
+    raw, d = np.zeros(T.shape[1]), np.zeros(T.shape[1])
+    for k, rows in enumerate(slices):
+        U, y, t, e = b.U[rows], b.y[rows], T[rows], Ec[rows]
+        B1, B0 = fit["mu1"][k], fit["mu0"][k]  # S x (p+1)
+        if estimand == "att":
+            w = t - (1 - t) * e / (1 - e)
+            raw += y @ w - np.einsum("ps,sp->s", U.T @ w, B0)
+            d += t.sum(axis=0)
+        elif estimand == "atc":
+            w = t * (1 - e) / e - (1 - t)
+            raw += y @ w - np.einsum("ps,sp->s", U.T @ w, B1)
+            d += (1 - t).sum(axis=0)
+        else:
+            w1, w0 = t / e, (1 - t) / (1 - e)
+            usum = U.sum(axis=0)
+            raw += (B1 - B0) @ usum + y @ w1 - np.einsum("ps,sp->s", U.T @ w1, B1) \
+                - y @ w0 + np.einsum("ps,sp->s", U.T @ w0, B0)
+            d += U.shape[0]
+    return np.stack([raw, d])
+
+
+def _by_bucket(values: np.ndarray, bk: np.ndarray, count: int) -> np.ndarray:
+    """Column sums of values (n x m) per bucket: count x m."""
+    return np.stack([np.bincount(bk, weights=values[:, j], minlength=count) for j in range(values.shape[1])], axis=1)
+
+
 def evidence_final(b: Block, ev_fit: dict, estimand: str, clip: float, folds: int, main: dict) -> dict:
     """Final-pass sums. `main`: the block's main final-stage quantities (DML: V, VV, yres; AIPW: the
     clipped cross-fitted propensity e, raw, d)."""
@@ -221,9 +260,10 @@ def evidence_final(b: Block, ev_fit: dict, estimand: str, clip: float, folds: in
     out: dict = {}
     slices = _fold_slices(b, folds)
     phi = np.hstack([np.ones((b.n, 1)), b.X])
+    cat = categories(b, ev) if (ev.placebo or ev.subsets) else None
     if "placebo" in ev_fit:
-        T = placebo_treatments(b, ev)
         fit = ev_fit["placebo"]
+        T = fit["sets"][cat].astype(float)
         E = expit(_by_fold(b, slices, fit["prop"].transpose(0, 2, 1)))
         if "V" in main:
             tres = T - E
@@ -233,16 +273,12 @@ def evidence_final(b: Block, ev_fit: dict, estimand: str, clip: float, folds: in
             out["ev:pl_dml_b"] = (phi * main["yres"][:, None]).T @ tres  # r x S
         if "raw" in main:
             Ec = np.clip(E, max(clip, 1e-9), 1 - max(clip, 1e-9))
-            mu1 = _by_fold(b, slices, fit["mu1"].transpose(0, 2, 1))
-            mu0 = _by_fold(b, slices, fit["mu0"].transpose(0, 2, 1))
-            raw, d = dr_terms(b.y[:, None], T, mu0, mu1, Ec, estimand)
-            out["ev:pl_aipw"] = np.stack([raw.sum(axis=0), np.broadcast_to(d, raw.shape).sum(axis=0)])
+            out["ev:pl_aipw"] = _placebo_aipw(b, slices, fit, T, Ec, estimand)
     if ev.subsets:
-        bk = buckets(b, ev)
+        bk = cat % ev.subsets
         if "V" in main:
-            V, yres = main["V"], main["yres"]
-            out["ev:sub_dml_A"] = np.stack([V[bk == j].T @ V[bk == j] for j in range(ev.subsets)])
-            out["ev:sub_dml_b"] = np.stack([V[bk == j].T @ yres[bk == j] for j in range(ev.subsets)])
+            out["ev:sub_dml_A"] = _by_bucket(main["VV"], bk, ev.subsets)
+            out["ev:sub_dml_b"] = _by_bucket(main["V"] * main["yres"][:, None], bk, ev.subsets)
         if "raw" in main:
             out["ev:sub_aipw"] = np.stack([np.bincount(bk, weights=main["raw"], minlength=ev.subsets),
                                            np.bincount(bk, weights=main["d"], minlength=ev.subsets)])
@@ -295,13 +331,14 @@ def evidence_result(s1: dict, stats: dict, ev_fit: dict, p: int, q: int, binary:
 
     ev: EvidenceRequest = ev_fit["request"]
     out: dict = {"placebo": {}, "data_subset": {}, "negative_control": {}}
+    J = s1["ev:J"].sum(axis=0) if "ev:J" in s1 else None  # per category
+    ix = _index(p, q)
     if ev.placebo and binary:
         if "linear_regression" in methods:
-            out["placebo"]["linear_regression"] = _placebo_lr(s1, p, q, target_of).tolist()
-        pl = s1["ev:pl"].sum(axis=0)
-        MM = s1["ev:MM"]
-        targets = [target_of(n=MM[0, 0], xsum=MM[0, p + 1:p + 1 + q], n1=pl[s][0, 0], x1=pl[s][0, p + 1:p + 1 + q])
-                   for s in range(ev.placebo)]
+            out["placebo"]["linear_regression"] = _placebo_lr(s1, ev, p, q, target_of).tolist()
+        total, sets = J.sum(axis=0), placebo_sets(ev)
+        treated = [J[sets[:, s]].sum(axis=0) for s in range(ev.placebo)]
+        targets = [target_of(n=total[0, 0], xsum=total[0, ix["x"]], n1=W1[0, 0], x1=W1[0, ix["x"]]) for W1 in treated]
         if "linear_dml" in methods and "ev:pl_dml_A" in stats:
             r = q + 1
             i, j = np.triu_indices(r)
@@ -318,17 +355,19 @@ def evidence_result(s1: dict, stats: dict, ev_fit: dict, p: int, q: int, binary:
             out["placebo"]["aipw"] = (raw / d).tolist()
     if ev.subsets:
         B = ev.subsets
-        n_b, t_b, x_b, tx_b = s1["ev:sub_n"], s1["ev:sub_t"], s1["ev:sub_x"], s1["ev:sub_tx"]
-        targets = [target_of(n=n_b.sum() - n_b[s], xsum=x_b.sum(axis=0) - x_b[s], n1=t_b.sum() - t_b[s],
-                             x1=tx_b.sum(axis=0) - tx_b[s]) for s in range(B)]
+        bucket = np.arange(GROUPS) % B
+        kept = [J[bucket != s].sum(axis=0) for s in range(B)]
+        targets = [target_of(n=K[0, 0], xsum=K[0, ix["x"]], n1=K[0, ix["t"]], x1=K[ix["t"], ix["x"]]) for K in kept]
         if "linear_regression" in methods:
-            grams = s1["ev:sub_lr"]
-            total = grams.sum(axis=0)
-            out["data_subset"]["linear_regression"] = [_lr_value(total - grams[s], p, targets[s]) for s in range(B)]
+            order = [0, ix["t"], *range(1, p + 1), *ix["tx"], ix["y"]]  # [1, t, W, tX, y]
+            out["data_subset"]["linear_regression"] = [_lr_value(K[np.ix_(order, order)], p, targets[s])
+                                                       for s, K in enumerate(kept)]
         if "linear_dml" in methods and "ev:sub_dml_A" in stats:
             A, bb = stats["ev:sub_dml_A"], stats["ev:sub_dml_b"]
+            r = bb.shape[1]
             out["data_subset"]["linear_dml"] = [
-                float(np.concatenate([[1.0], targets[s]]) @ solve_spd(A.sum(axis=0) - A[s], bb.sum(axis=0) - bb[s]))
+                float(np.concatenate([[1.0], targets[s]]) @ solve_spd((A.sum(axis=0) - A[s]).reshape(r, r),
+                                                                       bb.sum(axis=0) - bb[s]))
                 for s in range(B)]
         if "aipw" in methods and "ev:sub_aipw" in stats:
             raw, d = stats["ev:sub_aipw"]

@@ -285,7 +285,7 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
     out_of_fold = [total - G[k].sum(axis=0) for k in range(K)]
     fit: dict = {"levels": lay.segment_levels, "folds": K}
     if evidence is not None:
-        fit["evidence"] = evidence_fit(s1, evidence, p, K, binary)
+        fit["evidence"] = evidence_fit(s1, evidence, p, len(lay.x_names), K, binary)
     if "linear_dml" in methods:
         fit["y_fold"] = np.array([solve_spd(S[x, x], S[x, iy]) for S in out_of_fold])
         if not binary:
