@@ -27,10 +27,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from estimators.scores import dr_terms
-from estimators.streaming.blocks import _GOLDEN, _M1, _M2, Block, solve_spd
+from estimators.streaming.blocks import _GOLDEN, _M1, _M2, Block, expit, solve_spd
 
 __all__ = ["EvidenceRequest", "GROUPS", "evidence_first", "evidence_fit", "evidence_final", "evidence_result",
            "categories", "placebo_sets", "placebo_treatments", "buckets"]

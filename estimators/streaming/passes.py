@@ -18,10 +18,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit
 
 from estimators.scores import dr_terms, estimand_weights
-from estimators.streaming.blocks import Block
+from estimators.streaming.blocks import Block, expit
 from estimators.streaming.evidence import EvidenceRequest, evidence_final, evidence_first
 
 __all__ = ["StreamRequest", "STREAMING_METHODS", "LogitModel", "first_pass", "irls_pass", "final_pass",
@@ -145,7 +144,19 @@ def _train_weights(b: Block, values: np.ndarray, model_folds) -> np.ndarray:
 
 
 def _hessians(U: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
-    return [(U * weights[:, i:i + 1]).T @ U for i in range(weights.shape[1])]
+    """U' diag(w_i) U for every column w_i of weights, as one product: the products of U's column pairs
+    (upper triangle) times the weights (about twice as fast as one weighted Gram per model)."""
+    i, j = np.triu_indices(U.shape[1])
+    sums = (U[:, i] * U[:, j]).T @ weights  # pairs x models
+    out = []
+    for m in range(weights.shape[1]):
+        H = np.empty((U.shape[1], U.shape[1]))
+        H[i, j] = sums[:, m]
+        H[j, i] = sums[:, m]
+        out.append(H)
+    return out
+
+
 
 
 def first_pass(b: Block, folds: int, binary: bool, lr: bool, levels: dict, gammas: np.ndarray | None = None,
