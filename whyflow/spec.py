@@ -23,6 +23,7 @@ __all__ = [
     "SensitivityOptions",
     "NuisanceModels",
     "NegativeControls",
+    "SampleOptions",
     "MissingPolicy",
     "DecisionSpec",
     "AnalysisSpec",
@@ -178,6 +179,19 @@ class SensitivityOptions(_Frozen):
         return self
 
 
+class SampleOptions(_Frozen):
+    """Analyse a seeded Bernoulli sample of the rows (streamed runs): every unit is kept with probability
+    `rate` by a seeded hash of its id, the same rate in every stratum of `stratify_by`; the estimates are
+    post-stratified to the full data's stratum counts and their intervals are those of the sample (wider
+    by about 1/sqrt(rate)), so they account for the sampling."""
+
+    rate: float = Field(gt=0.0, le=1.0, description="share of the rows kept, in (0, 1]",
+                        json_schema_extra={"example": 0.1})
+    stratify_by: list[str] = Field(default_factory=list, max_length=1, description="at most one categorical "
+                                   "column whose strata are each sampled at `rate` and weighted by their full-data "
+                                   "counts", json_schema_extra={"example": ["member_level"]})
+
+
 class NuisanceModels(_Frozen):
     """The learners DML, DR, propensity and meta-learner estimators use for E[Y|X,W] and P(T=1|X,W)
     (estimators/nuisance.py). `auto` (the default) chooses per nuisance by cross-validated loss,
@@ -283,6 +297,9 @@ class AnalysisSpec(_Frozen):
     decision: DecisionSpec | None = Field(None, description="a targeting policy with its value and ROI "
                                           "(tasks/decide/); unset: no decision step",
                                           json_schema_extra={"example": {"cost": 50, "features": ["member_level"]}})
+    sample: SampleOptions | None = Field(None, description="analyse a seeded sample of the rows (streamed "
+                                         "runs), post-stratified, with intervals that account for the sampling",
+                                         json_schema_extra={"example": {"rate": 0.1, "stratify_by": ["member_level"]}})
     unit_effects: bool = Field(False, description="write results/<analysis>/unit_effects.parquet beyond "
                                "1,000,000 rows too", json_schema_extra={"example": True})
     mediators: list[str] = Field(default_factory=list, description="variables through which the treatment acts: "
@@ -371,6 +388,9 @@ class AnalysisSpec(_Frozen):
             object.__setattr__(self, "refuters", [*self.refuters, "negative_control"])
         if len(set(self.refuters)) != len(self.refuters):
             raise ValueError(f"'refuters' lists a refuter twice: {self.refuters}")
+        if self.sample is not None and roles.intersection(self.sample.stratify_by):
+            raise ValueError(f"'sample.stratify_by' must not name the treatment or outcome; got "
+                             f"{sorted(roles.intersection(self.sample.stratify_by))}")
         if self.estimators is not None:
             if not self.estimators:
                 raise ValueError("'estimators' is empty; name at least one or leave it out")
@@ -397,7 +417,7 @@ class AnalysisSpec(_Frozen):
         named = [self.treatment, self.outcome, *(self.confounders or []), *self.instruments,
                  *self.effect_modifiers, *self.segments, *self.categorical, *self.negative_controls.outcomes,
                  *self.negative_controls.exposures, *(self.decision.features if self.decision else []),
-                 *self.mediators, *self.proxies]
+                 *self.mediators, *self.proxies, *(self.sample.stratify_by if self.sample else [])]
         if self.running_variable:
             named.append(self.running_variable)
         if self.unit_id:
