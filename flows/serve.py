@@ -6,6 +6,7 @@
 - flow `reproduce`, deployment `whyflow`: parameter `run_id`.
 - flow `monitor`, deployment `whyflow`: optional `analyses`; scheduled when `monitor.schedule` (cron)
   is set in params.yaml or --monitor-cron is given.
+- flow `compare`, deployment `whyflow`: parameters `run_a`, `run_b` (optional `estimators`).
 The params file is fixed when serving (the choice list is built from it), so it is not a parameter.
 """
 
@@ -124,12 +125,28 @@ def _monitor_flow(params_file: str, names: list[str]) -> Flow:
     return flow(monitor, name="monitor", log_prints=False)
 
 
+def _compare_flow(params_file: str) -> Flow:
+    from flows import compare as compare_module
+
+    def compare(run_a: str, run_b: str, estimators: list[str] | None = None) -> dict:
+        """Why the estimate moved from run A to run B: data, graph, params and code shares (exact replays).
+
+        Args:
+            run_a: the earlier MLflow run id
+            run_b: the later MLflow run id
+            estimators: estimators to attribute; empty: every estimator logged in both runs
+        """
+        return compare_module.compare.fn(run_a=run_a, run_b=run_b, estimators=estimators, params_file=params_file)
+
+    return flow(compare, name="compare", log_prints=False)
+
+
 def build_flows(params_file: str | Path) -> dict[str, Flow]:
     """The served flows by name, bound to this params file (validated first: bad file, exit 2)."""
     path = str(Path(params_file).resolve())
     names = list_analyses(path)
     return {"analysis": _analysis_flow(path, names), "reproduce": _reproduce_flow(path),
-            "monitor": _monitor_flow(path, names)}
+            "monitor": _monitor_flow(path, names), "compare": _compare_flow(path)}
 
 
 def wait_for_api(api_url: str, timeout: float = 120.0) -> None:
@@ -171,6 +188,7 @@ def serve_deployments(params_file: str | Path, monitor_cron: str | None = None, 
     runner.add_flow(flows["analysis"], name=DEPLOYMENT, tags=tags)
     runner.add_flow(flows["reproduce"], name=DEPLOYMENT, tags=tags)
     runner.add_flow(flows["monitor"], name=DEPLOYMENT, tags=tags, cron=cron)
+    runner.add_flow(flows["compare"], name=DEPLOYMENT, tags=tags)
     log.info("serving analysis/%s, reproduce/%s and monitor/%s%s", DEPLOYMENT, DEPLOYMENT, DEPLOYMENT,
              f" (monitor on cron {cron!r})" if cron else "")
     import asyncio

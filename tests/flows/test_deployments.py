@@ -26,7 +26,8 @@ def test_analysis_parameter_is_a_choice_among_the_params_file(params):
     assert schema["properties"]["analysis"]["description"] == "the analysis of params.yaml to run"
     overrides = schema["definitions"]["AnalysisOverrides"]["properties"]
     assert "ipw" in overrides["estimators"]["anyOf"][0]["items"]["enum"]
-    assert {f.name for f in flows.values()} == {"analysis", "reproduce", "monitor"}
+    assert {f.name for f in flows.values()} == {"analysis", "reproduce", "monitor", "compare"}
+    assert flows["compare"].parameters.model_dump()["required"] == ["run_a", "run_b"]
     assert flows["reproduce"].parameters.model_dump()["required"] == ["run_id"]
 
 
