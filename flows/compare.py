@@ -58,3 +58,29 @@ def compare(run_a: str, run_b: str, estimators: list[str] | None = None, params_
     result = attribution.comparison_result(pair, changes, comparisons, results, seconds)
     result["mlflow_run_id"] = log_t(base_dir, result)
     return result
+
+
+def explain_alert(params_file: str, health) -> dict | None:
+    """For `whyflow monitor`: when an estimate moved past its limit, why, against the previous run
+    (the compare flow as a subflow). None without an estimate-change alert or an earlier run; an
+    explanation that cannot be made (e.g. a run not logged by whyflow) is recorded as its error,
+    and the monitor's alert stands either way."""
+    import logging
+
+    from whyflow.errors import WhyflowError
+
+    moved = [c for c in health.alerts if c.name.startswith("estimate change")]
+    if not moved or not health.run_id or not health.baseline_runs:
+        return None
+    previous = health.baseline_runs[0]
+    try:
+        result = compare(run_a=previous, run_b=health.run_id, params_file=params_file)
+    except WhyflowError as exc:
+        logging.getLogger(__name__).warning("no attribution for %s against %s: %s", health.run_id, previous, exc)
+        return {"previous_run": previous, "error": str(exc)}
+    return {"previous_run": previous, "compare_run": result["mlflow_run_id"],
+            "estimates": {name: {k: e[k] for k in ("a", "b", "attribution", "method")}
+                          for name, e in result["estimates"].items()}}
+
+
+__all__ += ["explain_alert"]
