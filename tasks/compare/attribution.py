@@ -83,7 +83,8 @@ def attribute_estimates(pair: RunPair, by_subset: dict[frozenset, ReplayJob], re
             ok = result is not None and result.status in ("ok", "cached")
             values[subset] = by_estimator(result.estimates).get(name) if ok else None
         logged = {"a": logged_a[name], "b": logged_b[name]}
-        replayed = {subset_label(s): v for s, v in sorted(values.items(), key=lambda kv: (len(kv[0]), subset_label(kv[0])))}
+        ordered = sorted(values.items(), key=lambda kv: (len(kv[0]), subset_label(kv[0])))
+        replayed = {subset_label(s): v for s, v in ordered}
         reproduced = {"a": _equal(values[none], logged["a"]), "b": _equal(values[everything], logged["b"])}
         stand_in = []
         if values[none] is None:

@@ -124,7 +124,8 @@ def diff_params(spec_a: dict, spec_b: dict, ignore: tuple[str, ...] = ("name",))
     """Spec keys whose values differ, dotted, with A's and B's values ('absent' when missing)."""
     a, b = flatten(spec_a), flatten(spec_b)
     return [{"key": k, "a": a.get(k, "absent"), "b": b.get(k, "absent")}
-            for k in sorted(set(a) | set(b)) if k.split(".", 1)[0] not in ignore and a.get(k, "absent") != b.get(k, "absent")]
+            for k in sorted(set(a) | set(b))
+            if k.split(".", 1)[0] not in ignore and a.get(k, "absent") != b.get(k, "absent")]
 
 
 @dataclass(frozen=True)

@@ -182,7 +182,8 @@ def plan_replays(analysis: str, a: Versions, b: Versions, same_code: bool,
             pick = {f: (b if f in subset else a) for f in FACTORS}
             code = pick["code"] if not same_code else a
             code_key = _sha([code.commit, code.diff or ""])
-            key = _sha([analysis, pick["data"].data_md5, _sha(pick["graph"].graph_text), _params_key(pick["params"].spec, estimators),
+            key = _sha([analysis, pick["data"].data_md5, _sha(pick["graph"].graph_text),
+                        _params_key(pick["params"].spec, estimators),
                         code_key, env])[:24]
             if key not in jobs:
                 jobs[key] = ReplayJob(key=key, subsets=[], analysis=analysis, data_md5=pick["data"].data_md5,
@@ -219,7 +220,8 @@ def _write_inputs(worktree: Path, jobs: list[ReplayJob], snapshots: dict[str, Pa
         graph = f".whyflow-compare-graph-{_sha(job.graph_text)[:16]}.dot"
         (worktree / graph).write_text(job.graph_text)
         params = worktree / f".whyflow-compare-{job.key}.yaml"
-        params.write_text(yaml.safe_dump({"analyses": {job.analysis: replay_spec(job.spec, graph, job.estimators)}}, sort_keys=True))
+        spec = replay_spec(job.spec, graph, job.estimators)
+        params.write_text(yaml.safe_dump({"analyses": {job.analysis: spec}}, sort_keys=True))
         listing.append({"key": job.key, "analysis": job.analysis, "params": str(params),
                         "snapshot": str(snapshots[job.data_md5])})
     path = worktree / ".whyflow-compare-jobs.json"
@@ -316,8 +318,8 @@ def _collect(cache: Path, job: ReplayJob, row: dict | None, labels: list[str], l
 
 def versions_of(logged: LoggedRun, graph_text: str) -> Versions:
     return Versions(run_id=logged.run_id, data_md5=logged.versions["data_md5"], graph_text=graph_text,
-                    graph_sha256=logged.versions["graph_sha256"], spec=logged.spec, commit=logged.versions["git_commit"],
-                    diff=logged.diff)
+                    graph_sha256=logged.versions["graph_sha256"], spec=logged.spec,
+                    commit=logged.versions["git_commit"], diff=logged.diff)
 
 
 __all__ += ["versions_of"]

@@ -77,7 +77,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
     if not rows:
         return "<p>none</p>"
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    return f"<table><tr>{head}</tr>" + "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows) + "</table>"
+    body = "".join("<tr>" + "".join(_cell(c) for c in r) + "</tr>" for r in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
 
 
 def _attribution(estimates: dict[str, dict]) -> str:
@@ -98,10 +99,11 @@ def _attribution(estimates: dict[str, dict]) -> str:
 
 
 def _data(data: dict) -> str:
-    head = (f"<p>md5 {html.escape(data['md5_a'][:12])} -> {html.escape(data['md5_b'][:12])}; rows {data['rows_a']:,} -> "
-            f"{data['rows_b']:,}" + (f"; units added {data['units_added']:,}, removed {data['units_removed']:,} (by "
-                                     f"{html.escape(str(data['unit_id']))})" if data.get("units_added") is not None else "") +
-            f"; columns added {data['columns_added'] or 'none'}, removed {data['columns_removed'] or 'none'}</p>")
+    units = (f"; units added {data['units_added']:,}, removed {data['units_removed']:,} (by "
+             f"{html.escape(str(data['unit_id']))})" if data.get("units_added") is not None else "")
+    head = (f"<p>md5 {html.escape(data['md5_a'][:12])} -> {html.escape(data['md5_b'][:12])}; rows "
+            f"{data['rows_a']:,} -> {data['rows_b']:,}{units}; columns added {data['columns_added'] or 'none'}, "
+            f"removed {data['columns_removed'] or 'none'}</p>")
     shifts = sorted(data["shifts"], key=lambda s: -abs(s["smd"] if s["smd"] is not None else s["ks"]))
     return head + _table(["column", "SMD", "KS / TV", "mean A", "mean B"],
                          [[s["column"], s["smd"], s["ks"], s["mean_a"], s["mean_b"]] for s in shifts[:30]])
@@ -135,8 +137,8 @@ def render_comparison(result: dict, path: Path) -> Path:
         _table(["commits from A to B"], [[c] for c in code["commits"]]), _table(["file"], [[f] for f in code["files"]]),
         "<h2>Environment</h2>", _table(["package: A -> B"], [[e] for e in changes["environment"]]),
         "<h2>Replays</h2>", _table(["combinations (factors from B)", "status", "seconds", "estimates", "error"],
-                                   [[", ".join(r["combinations"]), r["status"], r["seconds"], r["estimates"], r["error"] or ""]
-                                    for r in result["replays"]]),
+                                   [[", ".join(r["combinations"]), r["status"], r["seconds"], r["estimates"],
+                                     r["error"] or ""] for r in result["replays"]]),
     ]
     path.write_text(f"<!doctype html><html><head><meta charset='utf-8'><title>whyflow compare</title>"
                     f"<style>{_STYLE}</style></head><body>{''.join(parts)}</body></html>")
@@ -165,7 +167,8 @@ def log_comparison(base_dir: Path, result: dict) -> str:
     run_id = run.info.run_id
     metrics = []
     for name, e in result["estimates"].items():
-        for key, value in (("a", e["a"]), ("b", e["b"]), *((f"share.{f}", v) for f, v in (e["attribution"] or {}).items())):
+        shares = ((f"share.{f}", v) for f, v in (e["attribution"] or {}).items())
+        for key, value in (("a", e["a"]), ("b", e["b"]), *shares):
             if isinstance(value, (int, float)):
                 metrics.append(Metric(f"compare.{key}.{name}", float(value), 0, 0))
     store.log_batch(run_id, metrics=metrics, params=[Param("run_a", run_a), Param("run_b", run_b)])

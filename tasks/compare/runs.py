@@ -91,7 +91,8 @@ def fetch_versions(base_dir: Path, pair: RunPair) -> dict[str, str]:
         if known.returncode != 0:
             raise ReproductionError(f"commit {commit} of run {run.run_id} is not in the repository at "
                                     f"{str(base_dir)!r}; fetch it first")
-    return {md5: str(fetch_snapshot(md5, base_dir)) for md5 in {pair.a.versions["data_md5"], pair.b.versions["data_md5"]}}
+    md5s = {pair.a.versions["data_md5"], pair.b.versions["data_md5"]}
+    return {md5: str(fetch_snapshot(md5, base_dir)) for md5 in md5s}
 
 
 def what_changed(base_dir: Path, pair: RunPair, snapshots: dict[str, str]) -> Changes:

@@ -66,7 +66,8 @@ def test_sequential_fallback_in_the_stated_order_when_a_combination_failed():
     values[frozenset({"graph", "code"})] = None  # A's params with B's code could not run, say
     result = attribute(values)
     assert result.method == "sequential" and result.order == ["data", "graph", "params", "code"]
-    assert result.missing == ["graph+code"] and "graph+code" in result.note and "data -> graph -> params -> code" in result.note
+    assert result.missing == ["graph+code"] and "graph+code" in result.note
+    assert "data -> graph -> params -> code" in result.note
     assert result.shares == sequential({s: v for s, v in values.items() if v is not None}, tuple(FACTORS))
     assert result.shares == {"data": 2.0, "graph": 7.0, "params": 0.0, "code": 1.0}
     assert math.fsum(result.shares.values()) == result.b - result.a
