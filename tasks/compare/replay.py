@@ -26,7 +26,6 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -130,7 +129,8 @@ def replay_spec(spec: dict, graph_file: str, estimators: list[str] | None = None
     """The logged spec as a replay runs it: its graph swapped for `graph_file`, the extras off, and only
     `estimators` when given (each estimator is seeded by the spec's seed alone, not by its position)."""
     out = json.loads(json.dumps({k: v for k, v in spec.items() if k != "name"}))
-    out["graph"], out["confounders"] = graph_file, None
+    out["graph"] = graph_file
+    out.pop("confounders", None)
     if estimators:
         out["estimators"] = list(estimators)
     if "refuters" in out:
@@ -139,7 +139,15 @@ def replay_spec(spec: dict, graph_file: str, estimators: list[str] | None = None
         out["decision"] = None
     if isinstance(out.get("sensitivity"), dict) and out["sensitivity"].get("benchmark") is not None:
         out["sensitivity"]["benchmark"] = None
-    return out
+    return _without_nulls(out)
+
+
+def _without_nulls(value: Any) -> Any:
+    """Keys logged as null are left out (null is their default): code older than a key it does not know
+    can then still read a later run's params (an unknown key is refused by the spec's extra="forbid")."""
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    return value
 
 
 def _params_key(spec: dict, estimators: list[str] | None) -> str:
@@ -242,6 +250,23 @@ def _split(jobs: list[ReplayJob], workers: int) -> list[list[ReplayJob]]:
     return groups
 
 
+def _start_worker(base_dir: Path, cache: Path, index: int, group: list[ReplayJob], snapshots: dict[str, Path],
+                  api_url: str | None, threads: str, worktrees: list[Path]) -> tuple[subprocess.Popen, Any, list]:
+    """A worktree of the group's code and one process replaying the group there (its stderr to a log)."""
+    worktree = checkout_commit(base_dir, group[0].commit, group[0].diff)
+    worktrees.append(worktree)
+    listing = _write_inputs(worktree, group, snapshots)
+    env = {**os.environ, "PYTHONPATH": str(worktree), "MLFLOW_TRACKING_URI": _store(cache),
+           "WHYFLOW_WORKERS": threads, "PREFECT_LOGGING_LEVEL": "WARNING"}
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    log_file = open(cache / f"worker-{index}.log", "w")
+    process = subprocess.Popen([sys.executable, "-c", _WORKER, str(listing)], cwd=worktree, env=env,
+                               stdout=subprocess.PIPE, stderr=log_file, text=True)
+    log.info("replay worker %d: %d combination(s) at %s", index, len(group), group[0].commit[:12])
+    return process, log_file, group
+
+
 def run_replays(base_dir: Path, by_subset: dict[frozenset, ReplayJob], snapshots: dict[str, Path],
                 api_url: str | None = None, workers: int = 2) -> dict[str, ReplayResult]:
     """Run every job not in the cache, `workers` processes at a time; results by job key."""
@@ -264,37 +289,28 @@ def run_replays(base_dir: Path, by_subset: dict[frozenset, ReplayJob], snapshots
         return results
     _prepare_store(cache, todo[0].analysis)
     groups = _split(todo, workers)
-    threads = "1" if len(groups) > 1 else str(max(1, workers))
-    started, worktrees, processes = [], [], []
+    threads = str(max(1, workers // max(1, min(workers, len(groups)))))  # estimation processes per replay
+    worktrees: list[Path] = []
+    running: list[tuple[subprocess.Popen, Any, list[ReplayJob]]] = []
     try:
-        for index, group in enumerate(groups):
-            worktree = checkout_commit(base_dir, group[0].commit, group[0].diff)
-            worktrees.append(worktree)
-            listing = _write_inputs(worktree, group, snapshots)
-            env = {**os.environ, "PYTHONPATH": str(worktree), "MLFLOW_TRACKING_URI": _store(cache),
-                   "WHYFLOW_WORKERS": threads, "PREFECT_LOGGING_LEVEL": "WARNING"}
-            if api_url:
-                env["PREFECT_API_URL"] = api_url
-            log_file = open(cache / f"worker-{index}.log", "w")
-            process = subprocess.Popen([sys.executable, "-c", _WORKER, str(listing)], cwd=worktree, env=env,
-                                       stdout=subprocess.PIPE, stderr=log_file, text=True)
-            processes.append((process, log_file, group))
-            started.append(time.perf_counter())
-            log.info("replay worker %d: %d combination(s) at %s", index, len(group), group[0].commit[:12])
-        for process, log_file, group in processes:
-            out, _ = process.communicate()
-            log_file.close()
-            reported = {}
-            for line in out.splitlines():
-                if line.startswith(_MARK):
-                    row = json.loads(line[len(_MARK):])
-                    reported[row["key"]] = row
-            for job in group:
-                results[job.key] = _collect(cache, job, reported.get(job.key), labels[job.key], log_file.name)
+        for first in range(0, len(groups), max(1, workers)):  # waves of `workers` processes
+            running = [_start_worker(base_dir, cache, index, groups[index], snapshots, api_url, threads, worktrees)
+                       for index in range(first, min(first + max(1, workers), len(groups)))]
+            for process, log_file, group in running:
+                out, _ = process.communicate()
+                log_file.close()
+                reported = {}
+                for line in out.splitlines():
+                    if line.startswith(_MARK):
+                        row = json.loads(line[len(_MARK):])
+                        reported[row["key"]] = row
+                for job in group:
+                    results[job.key] = _collect(cache, job, reported.get(job.key), labels[job.key], log_file.name)
     finally:
-        for process, log_file, _ in processes:
+        for process, log_file, _ in running:
             if process.poll() is None:
                 process.kill()
+                log_file.close()
         for worktree in worktrees:
             remove_worktree(base_dir, worktree)
         subprocess.run(["git", "worktree", "prune"], cwd=base_dir, capture_output=True)
