@@ -41,7 +41,7 @@ from whyflow.parallel import default_workers
 from whyflow.spec import AnalysisSpec
 from whyflow.threads import single_threaded
 
-__all__ = ["stream_analysis", "StepTimer", "sample_data"]
+__all__ = ["stream_analysis", "StepTimer", "sample_data", "sample_strata"]
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,15 @@ def _engine(kind: str, spec: AnalysisSpec, source, design: FrameDesign, groups: 
             raise DataError(str(exc)) from None
     else:
         yield ParallelEngine(groups, design, spec.chunk_rows)
+
+
+def sample_strata(spec: AnalysisSpec, scan) -> tuple | None:
+    """Spec `sample` with stratify_by: the column and the full data's (units, treated) per level."""
+    if spec.sample is None or not spec.sample.stratify_by:
+        return None
+    column = spec.sample.stratify_by[0]
+    return column, {lv: (scan.strata.get(lv, 0), scan.strata.get(f"{lv}\x00treated", 0))
+                    for lv in scan.levels[column]}
 
 
 def sample_data(design: FrameDesign, sample, treatment_type: str) -> CausalData:
@@ -143,7 +152,7 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
         started = time.perf_counter()
         with timer("estimate"), _engine(engine.kind, spec, source, design, groups) as blocks:
             estimates, result = s.estimate_streamed_t(blocks, spec, plan.estimators, plan.options, overlap=plan.overlap,
-                                                      evidence=evidence)
+                                                      evidence=evidence, strata=sample_strata(spec, scan))
         seconds = time.perf_counter() - started
         with timer("evidence"):
             refutations = streamed_refutations(result, estimates, spec.refuters, spec.negative_controls.exposures)
@@ -172,5 +181,7 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
                     | {f"scale.peak_rss_mib.{r['step']}": r["peak_rss_mib"] for r in timer.rows}
                     | {"scale.passes": result["passes"], "scale.rows": result["n"]})
     results = outcome.results | {"scale": {"engine": engine.kind, "passes": result["passes"], "steps": timer.rows,
-                                           "sample_rows": len(scan.sample), "files": len(source.files)}}
+                                           "sample_rows": len(scan.sample), "files": len(source.files),
+                                           "rows": scan.rows, "analysed_rows": result["n"],
+                                           "sample": spec.sample.model_dump() if spec.sample else None}}
     return {"run_id": outcome.run_id, "results_dir": str(outcome.results_dir), "results": results}

@@ -113,7 +113,13 @@ def decode(table, start: int, design: FrameDesign) -> Block:
     hashed = unit_hash(keys, design.seed)
     fold = fold_of(None, design.seed, design.folds, hashed)
     cell = fold * np.int8(2) + (t == 1)
-    order = np.argsort(cell, kind="stable")
+    kept = design.sampled(hashed)
+    if kept is None:
+        order = np.argsort(cell, kind="stable")
+    else:  # the spec's sample: only the kept rows, grouped by cell
+        rows = np.flatnonzero(kept)
+        order = rows[np.argsort(cell[rows], kind="stable")]
+    n = order.size
     # [1, W, t, y] column by column (Fortran order: each column written contiguously, Grams read it as is)
     A = np.empty((n, width + 3), order="F")
     A[:, 0] = 1.0

@@ -198,6 +198,20 @@ class FrameDesign:
     seed: int = 0
     unit_id: str | None = None
     extras: tuple[str, ...] = ()  # numeric columns carried as Block.extra (negative controls)
+    sample_rate: float = 1.0  # spec `sample`: keep each unit with this probability (sampled)
+
+    def sampled(self, hashed: np.ndarray) -> np.ndarray | None:
+        """Rows kept by the spec's `sample` (a uniform from a seeded re-mix of the unit hash below the
+        rate; independent of the folds), or None when every row is kept."""
+        if self.sample_rate >= 1.0:
+            return None
+        salt = np.random.SeedSequence([self.seed, 303]).generate_state(1, np.uint64)[0]
+        with np.errstate(over="ignore"):
+            z = (hashed ^ salt) + _GOLDEN
+            z = (z ^ (z >> np.uint64(30))) * _M1
+            z = (z ^ (z >> np.uint64(27))) * _M2
+            z = z ^ (z >> np.uint64(31))
+        return (z >> np.uint64(11)).astype(np.float64) / float(1 << 53) < self.sample_rate
 
     def columns(self) -> list[str]:
         used = [self.treatment, self.outcome, *self.covariates, *self.segments, *self.extras]
@@ -244,6 +258,9 @@ class FrameDesign:
         complete = frame.loc[frame[used].notna().all(axis=1)] if frame[used].isna().any(axis=None) else frame
         keys = complete[self.unit_id].to_numpy() if self.unit_id else complete.index.to_numpy()
         hashed = unit_hash(keys, self.seed)
+        kept = self.sampled(hashed)
+        if kept is not None:
+            complete, keys, hashed = complete.loc[kept], keys[kept], hashed[kept]
         return Block(
             y=complete[self.outcome].to_numpy(dtype=float), t=complete[self.treatment].to_numpy(dtype=float),
             W=self._matrix(complete, self.covariates), X=self._matrix(complete, self.modifiers),

@@ -85,7 +85,7 @@ def _nuisance(estimators: list[StreamingEstimator]) -> tuple[str, str, int]:
 
 
 def fit_together(estimators: list[StreamingEstimator], data: CausalData | Engine, *, overlap: bool = False,
-                 evidence: EvidenceRequest | None = None) -> dict:
+                 evidence: EvidenceRequest | None = None, strata: tuple | None = None) -> dict:
     """Fit several streaming estimators in one schedule of passes over the data; sets each one's
     `estimate_` and returns the raw pass result (naive difference, overlap, passes). An estimator that
     cannot serve the data (estimand, treatment type) is marked not applicable and left out."""
@@ -97,7 +97,7 @@ def fit_together(estimators: list[StreamingEstimator], data: CausalData | Engine
     estimand = first.estimand
     clip = next((e.options.clip for e in estimators if hasattr(e.options, "clip")), 0.01)
     request = StreamRequest(methods=tuple(METHOD_OF[e.name] for e in estimators), estimand=estimand,
-                            overlap=overlap, clip=clip, evidence=evidence)
+                            overlap=overlap, clip=clip, evidence=evidence, strata=strata)
     started = time.perf_counter()
     outcome, propensity, sample_rows = _nuisance(estimators)
     if is_flexible(outcome, propensity):  # seeded subsample for the nuisances, final stage on all rows

@@ -315,6 +315,9 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
         stats = engine.map_reduce(final(models))
         passes += 1
     target = target_mean(s1, n_arm, req.estimand, binary)
+    weights = None
+    if req.strata is not None:  # the spec's sample: the estimand's population, stratum by stratum
+        weights, target = _strata_target(s1, req, lay.segment_levels, binary)
     for name, build in (("linear_regression", lambda: _linear_regression(s1, lr_meat, n, p, target)),
                         ("linear_dml", lambda: dml_result(stats, n, target))):
         if name in methods:
@@ -323,6 +326,12 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
             result[name] = est
     if "aipw" in methods:
         result["aipw"] = aipw_result(stats, s1, n, lay.segment_levels)
+        if weights is not None:
+            _post_stratify_aipw(result["aipw"], req.strata[0], lay.segment_levels, weights)
+    if weights is not None:
+        for name in ("linear_regression", "linear_dml"):
+            if name in result:
+                result[name]["details"]["post_stratified"] = {"by": req.strata[0], "weights": weights.tolist()}
     if req.overlap:
         result["overlap"], extra = _overlap(engine, stats, G, models, req, p, n_arm, tails)
         passes += extra
@@ -338,6 +347,40 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
     result["passes"] = passes
     result["logistic_iterations"] = [m.iterations for m in models]
     return result
+
+
+def _strata_target(s1: dict, req: StreamRequest, levels: dict, binary: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Post-stratification (spec `sample`): each stratum's share of the estimand's population in the full
+    data, and the modifier mean the effect is averaged over, sum_h share_h x mean_h (sample means)."""
+    column, counts = req.strata
+    labels = levels[column]
+    units = np.array([counts.get(lv, (0, 0))[0] for lv in labels], dtype=float)
+    treated = np.array([counts.get(lv, (0, 0))[1] for lv in labels], dtype=float)
+    n_seg, x_seg = s1[f"seg_n:{column}"], s1[f"seg_x:{column}"]
+    if binary and req.estimand in ("att", "atc"):
+        arm = 1 if req.estimand == "att" else 0
+        population, rows, sums = (treated if arm else units - treated), n_seg[:, arm], x_seg[:, arm]
+    else:
+        population, rows, sums = units, n_seg.sum(axis=1), x_seg.sum(axis=1)
+    if np.any((population > 0) & (rows == 0)):
+        empty = [lv for lv, p, r in zip(labels, population, rows) if p > 0 and r == 0]
+        raise ValueError(f"sample: strata {empty} of {column!r} have no sampled units; raise sample.rate")
+    share = population / population.sum()
+    means = np.divide(sums, rows[:, None], out=np.zeros_like(sums), where=rows[:, None] > 0)
+    return share, share @ means
+
+
+def _post_stratify_aipw(est: dict, column: str, levels: dict, share: np.ndarray) -> None:
+    """AIPW as sum_h share_h x the stratum's own estimate; variance sum_h share_h^2 SE_h^2."""
+    rows = {r["segment"]: r for r in est["segments"][column]}
+    value, var = 0.0, 0.0
+    for label, w in zip(levels[column], share):
+        if w > 0:
+            value += w * rows[label]["cate"]
+            var += (w * rows[label]["std_error"]) ** 2
+    est["details"]["unstratified"] = {"value": est["value"], "std_error": est["std_error"]}
+    est["value"], est["std_error"] = float(value), math.sqrt(var)
+    est["details"]["post_stratified"] = {"by": column, "weights": share.tolist()}
 
 
 def _target_of(n, xsum, n1, x1, estimand: str, binary: bool) -> np.ndarray:

@@ -43,6 +43,7 @@ class StreamRequest:
     tail_rows: int | None = None  # propensity tail buffer per arm; default max(4096, n / 100)
     sample_rows: int = 1_000_000  # rows for the in-memory warm start of the logistic models
     evidence: EvidenceRequest | None = None  # placebo, subsets, negative controls in the same passes
+    strata: tuple | None = None  # spec `sample`: (column, {level: (units, treated)} of the full data)
 
 
 @dataclass

@@ -65,11 +65,12 @@ def estimate_effects(data: CausalData, spec: AnalysisSpec, names: list[str] | tu
 
 
 def estimate_streamed(engine: Engine, spec: AnalysisSpec, names: list[str] | tuple[str, ...],
-                      options: dict[str, dict], *, overlap: bool, evidence=None) -> tuple[list[Estimate], dict]:
+                      options: dict[str, dict], *, overlap: bool, evidence=None,
+                      strata=None) -> tuple[list[Estimate], dict]:
     """The streaming estimators on a large source, in one shared schedule of passes; with the raw
     pass result (naive difference, overlap statistics, passes; the evidence's sums when asked)."""
     built = [registry.get(name)(estimand=spec.estimand, seed=spec.seed, **options[name]) for name in names]
-    result = fit_together(built, engine, overlap=overlap, evidence=evidence)
+    result = fit_together(built, engine, overlap=overlap, evidence=evidence, strata=strata)
     estimates = [e.estimate_ for e in built]
     for estimate in estimates:
         _log(estimate)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -42,6 +43,7 @@ class Scan:
     sample_rate: float = 1.0
     sample_seed: int = 0
     categorical: frozenset[str] = frozenset()
+    strata: dict[str, int] = field(default_factory=dict)  # sample.stratify_by: full-data units per level ("<level>\x00treated": treated)
 
 
 def _is_categorical(series: pd.Series, column: str, declared: set[str]) -> bool:
@@ -67,7 +69,7 @@ def _scan_chunk(frame: pd.DataFrame, spec: AnalysisSpec, categorical: set[str], 
     out: dict = {"rows": len(frame), "nulls": frame.isna().sum().to_numpy()}
     for column in frame.columns:
         series = frame[column]
-        if column in categorical or column in spec.segments:
+        if column in categorical or column in _grouped(spec):
             out[f"set:{column}"] = set(series.dropna().astype(str).unique().tolist()) \
                 if not isinstance(series.dtype, pd.CategoricalDtype) else \
                 {str(c) for c in series.cat.categories[np.unique(series.cat.codes[series.cat.codes >= 0])]}
@@ -82,6 +84,11 @@ def _scan_chunk(frame: pd.DataFrame, spec: AnalysisSpec, categorical: set[str], 
         frame = frame.loc[_bucket(keys, seed) < rate]
     out["sample"] = [frame]
     return out
+
+
+def _grouped(spec: AnalysisSpec) -> list[str]:
+    """Columns whose levels the scan collects besides the categorical ones: segments and the sample's strata."""
+    return [*spec.segments, *(spec.sample.stratify_by if spec.sample is not None else [])]
 
 
 def _levels_of(column) -> set[str]:
@@ -105,7 +112,7 @@ def _scan_table(table, start: int, spec: AnalysisSpec, categorical: set[str], ra
     out: dict = {"rows": table.num_rows, "nulls": np.array([table.column(c).null_count for c in table.column_names])}
     for column in table.column_names:
         array = table.column(column)
-        if column in categorical or column in spec.segments:
+        if column in categorical or column in _grouped(spec):
             out[f"set:{column}"] = _levels_of(array)
         elif (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)) and array.null_count < len(array):
             values = array.to_numpy().astype(float, copy=False) if not array.null_count else \
@@ -114,6 +121,11 @@ def _scan_table(table, start: int, spec: AnalysisSpec, categorical: set[str], ra
     if spec.treatment_type == "binary":
         out["set:__treatment"] = set(pd.unique(table.column(spec.treatment).drop_null().to_numpy()).tolist()[:20])
     n = table.num_rows
+    if spec.sample is not None and spec.sample.stratify_by:  # the full data's units (and treated) per stratum
+        column = spec.sample.stratify_by[0]
+        labels = table.column(column).to_pandas().astype(str).to_numpy()
+        treated = table.column(spec.treatment).to_numpy(zero_copy_only=False) == 1
+        out["strata"] = Counter(labels.tolist()) + Counter((f"{lv}\x00treated" for lv in labels[treated]))
     if rate < 1.0:
         keys = np.arange(start, start + n) if not spec.unit_id else \
             pd.util.hash_array(table.column(spec.unit_id).to_numpy().astype(object)).view(np.int64)
@@ -144,7 +156,7 @@ def scan_source(source: ParquetDataset, spec: AnalysisSpec, columns: list[str], 
         stats = reduce_stats(_scan_chunk(frame, spec, categorical, rate, seed)
                              for frame in iter_frames(source, columns, spec.chunk_rows))
     levels = {}
-    for column in categorical | set(spec.segments):
+    for column in categorical | set(_grouped(spec)):
         values = stats.get(f"set:{column}", set())
         levels[column] = sorted(values)
     sample = pd.concat(stats["sample"]) if stats["sample"] else first.iloc[:0]
@@ -156,7 +168,8 @@ def scan_source(source: ParquetDataset, spec: AnalysisSpec, columns: list[str], 
                 minimum={c: float(stats[f"min:{c}"]) for c in numeric},
                 maximum={c: float(stats[f"max:{c}"]) for c in numeric},
                 treatment_values=sorted(stats.get("set:__treatment", set())), levels=levels, sample=sample,
-                sample_rate=rate, sample_seed=seed, categorical=frozenset(categorical))
+                sample_rate=rate, sample_seed=seed, categorical=frozenset(categorical),
+                strata=dict(stats.get("strata", {})))
 
 
 def check_stream_quality(scan: Scan, spec: AnalysisSpec, covariates: list[str]) -> QualityReport:
@@ -205,9 +218,11 @@ def frame_design(scan: Scan, spec: AnalysisSpec, adjustment: list[str], folds: i
 
         raise DataError(f"analysis '{spec.name}': categorical column(s) {too_many} have more than {_MAX_LEVELS} "
                         "levels; streaming one-hot encodes them")
+    segments = list(dict.fromkeys(_grouped(spec)))
     return FrameDesign(treatment=spec.treatment, outcome=spec.outcome, covariates=covariates,
-                       modifiers=list(spec.effect_modifiers), segments=list(spec.segments),
+                       modifiers=list(spec.effect_modifiers), segments=segments,
                        levels={c: scan.levels[c] for c in covariates if c in scan.categorical},
-                       segment_levels={s: scan.levels[s] for s in spec.segments},
+                       segment_levels={s: scan.levels[s] for s in segments},
+                       sample_rate=spec.sample.rate if spec.sample is not None else 1.0,
                        treatment_type=spec.treatment_type, folds=folds, seed=spec.seed, unit_id=spec.unit_id,
                        extras=tuple(c for c in spec.negative_controls.outcomes if c not in covariates))

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from estimators.streaming.engines import ParquetDataset
-from whyflow.errors import DataError
+from whyflow.errors import DataError, SpecError
 from whyflow.spec import AnalysisSpec
 
 __all__ = ["EngineChoice", "is_dataset_path", "open_source", "choose_engine", "BYTES_PER_CELL"]
@@ -100,4 +100,7 @@ def choose_engine(spec: AnalysisSpec) -> EngineChoice:
                   if kind == "stream" else "fits the memory budget")
     else:
         reason = f"engine: {kind} in the spec"
+    if spec.sample is not None and kind == "memory":
+        raise SpecError(f"analysis '{spec.name}': key 'sample' applies to streamed runs (engine: stream or dask, or "
+                        "a Parquet folder over memory_budget_gb); this analysis runs in memory")
     return EngineChoice(kind, rows, gb, reason)
