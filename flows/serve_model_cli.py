@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 from pathlib import Path
 
 __all__ = ["add_serve_model_parser", "DEFAULT_PORT"]
@@ -12,39 +13,73 @@ __all__ = ["add_serve_model_parser", "DEFAULT_PORT"]
 DEFAULT_PORT = 5001
 
 
-def _cmd_serve_model(args: argparse.Namespace) -> int:
-    import signal
-
+def _load(found, max_rows: int | None) -> tuple[object, dict]:
+    """The served models of a registered version, and what /version answers about them."""
     import mlflow
     import mlflow.pyfunc
 
-    from tasks.serve.http import ScoringServer
     from tasks.serve.model import ServedModels
+    from tasks.serve.registry import ServedModelNotFound
+
+    # the model comes from this project's own MLflow store: its pickle is ours (never load one of unknown origin)
+    models = mlflow.pyfunc.load_model(found.source).unwrap_python_model().models
+    if not isinstance(models, ServedModels):
+        raise ServedModelNotFound(f"model version {found.version} of {found.analysis!r} is not a whyflow served model")
+    if max_rows is not None:
+        models.max_rows = max_rows
+    described = models.describe()
+    return models, {"analysis": found.analysis, "model_version": found.version, "run_id": found.run_id,
+                    "versions": models.versions, "mlflow": mlflow.__version__, "features": described["features"],
+                    "outputs": [name for name, _ in models.outputs()], "max_rows": models.max_rows,
+                    "policy": described["policy"], "server": "whyflow (stdlib ThreadingHTTPServer, orjson)"}
+
+
+def _watch(server, base_dir: Path, analysis: str, current: int, every: float, max_rows: int | None,
+           stop: threading.Event) -> None:
+    """Every `every` seconds: when a newer successful run registered a version, serve it instead."""
+    from tasks.serve.registry import find_served_model
+
+    while not stop.wait(every):
+        try:
+            found = find_served_model(base_dir, analysis)
+            if found.version == current:
+                continue
+            models, version = _load(found, max_rows)
+            server.swap(models, version)
+            current = found.version
+            print(f"now serving {analysis} model version {found.version} (run {found.run_id})", flush=True)
+        except Exception as exc:  # the registry is briefly unreachable, a model unreadable: keep serving
+            print(f"whyflow: warning: could not check for a newer model: {type(exc).__name__}: {exc}",
+                  file=sys.stderr, flush=True)
+
+
+def _cmd_serve_model(args: argparse.Namespace) -> int:
+    import signal
+
+    from tasks.serve.http import ScoringServer
     from tasks.serve.registry import ServedModelNotFound, find_served_model
     from whyflow.threads import single_threaded
 
     base_dir = Path(args.params).resolve().parent
     if not base_dir.is_dir():
         raise ServedModelNotFound(f"--params {args.params!r}: no such project folder")
+    if args.watch is not None and (args.run or args.version is not None or args.watch <= 0):
+        raise ServedModelNotFound("--watch takes a number of seconds > 0 and serves the latest successful run "
+                                  "(not with --run or --version)")
     found = find_served_model(base_dir, args.analysis, run_id=args.run, version=args.version)
     if found.note:
         print(f"whyflow: warning: {found.note}", file=sys.stderr, flush=True)
-    # the model comes from this project's own MLflow store: its pickle is ours (never load one of unknown origin)
-    models = mlflow.pyfunc.load_model(found.source).unwrap_python_model().models
-    if not isinstance(models, ServedModels):
-        raise ServedModelNotFound(f"model version {found.version} of {args.analysis!r} is not a whyflow served model")
-    if args.max_rows is not None:
-        models.max_rows = args.max_rows
-    version = {"analysis": found.analysis, "model_version": found.version, "run_id": found.run_id,
-               "versions": models.versions, "mlflow": mlflow.__version__, "features": models.describe()["features"],
-               "outputs": [name for name, _ in models.outputs()], "max_rows": models.max_rows,
-               "policy": models.describe()["policy"], "server": "whyflow (stdlib ThreadingHTTPServer, orjson)"}
+    models, version = _load(found, args.max_rows)
     try:
         server = ScoringServer(models, args.host, args.port, version)
     except OSError as exc:
         raise ServedModelNotFound(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}") from None
     host, port = server.address
     signal.signal(signal.SIGTERM, lambda *_: server.shutdown())
+    stop = threading.Event()
+    if args.watch:
+        threading.Thread(target=_watch, args=(server, base_dir, args.analysis, found.version, args.watch,
+                                              args.max_rows, stop), daemon=True).start()
 
     def ready() -> None:
         print(f"serving {found.analysis} model version {found.version} (run {found.run_id}) on http://{host}:{port}: "
@@ -56,6 +91,7 @@ def _cmd_serve_model(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     finally:
+        stop.set()
         server.close()
     return 0
 
@@ -70,7 +106,11 @@ def add_serve_model_parser(commands) -> None:
                        "successful run)")
     which.add_argument("--version", type=int, metavar="N", help="the registered model version to serve")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0: any free port)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT,
+                       help=f"port (default: {DEFAULT_PORT}; 0: any free port)")
     serve.add_argument("--params", default="params.yaml", help="params file of the project (locates MLflow)")
+    serve.add_argument("--watch", type=float, metavar="SECONDS",
+                       help="check the registry every SECONDS and serve a newer successful run's model when one "
+                            "is registered (e.g. after `prefect deployment run analysis/whyflow`)")
     serve.add_argument("--max-rows", type=int, metavar="N", help="largest batch accepted per request (default: 10000)")
     serve.set_defaults(handler=_cmd_serve_model)

@@ -143,6 +143,10 @@ class ScoringServer:
         self._server.models = models
         self._server.version_body = orjson.dumps(version)
 
+    def swap(self, models: ServedModels, version: dict[str, Any]) -> None:
+        """Serve other models from the next request on (a request in flight finishes with the old ones)."""
+        self._server.models, self._server.version_body = models, orjson.dumps(version)
+
     @property
     def address(self) -> tuple[str, int]:
         return self._server.server_address[:2]

@@ -66,7 +66,7 @@ def served(tmp_path_factory, prefect_server):
         patch.setenv("WHYFLOW_WORKERS", "1")
         summary = analysis(analysis="coupon_618", params_file=str(root / "params.yaml"))
     port = _free_port()
-    server = _cli(root, "serve-model", "coupon_618", "--port", str(port), "--max-rows", "1000",
+    server = _cli(root, "serve-model", "coupon_618", "--port", str(port), "--max-rows", "1000", "--watch", "1",
                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 180
@@ -112,7 +112,7 @@ def test_run_registers_its_models_with_the_version_tags(served):
     store = MlflowClient(tracking_uri=f"sqlite:///{served['root'] / 'mlflow.db'}")
     run = store.get_run(served["run_id"])
     assert run.data.tags["whyflow.serve.status"] == "registered coupon_618 version 1"
-    (version,) = store.search_model_versions("name = 'coupon_618'")
+    version = next(v for v in store.search_model_versions("name = 'coupon_618'") if int(v.version) == 1)
     assert version.run_id == served["run_id"]
     for tag in C.VERSION_TAGS.values():
         assert version.tags[tag] == run.data.tags[tag], tag
@@ -183,9 +183,28 @@ def test_ping_health_and_version(served):
             assert answer.status == 200
     with urllib.request.urlopen(served["url"] + "/version", timeout=5) as answer:
         version = json.loads(answer.read())
-    assert version["run_id"] == served["run_id"] and version["model_version"] == 1
+    assert version["run_id"] == served["run_id"] and version["model_version"] >= 1
     assert version["versions"]["data_md5"] == served["results"]["versions"]["data_md5"]
     assert set(version["features"]) == set(FEATURES)
+
+
+def test_a_newer_registered_version_is_served_without_a_restart(served):
+    """What a redeploy does: a new successful run registers a version; `--watch` serves it."""
+    from mlflow.tracking import MlflowClient
+
+    store = MlflowClient(tracking_uri=f"sqlite:///{served['root'] / 'mlflow.db'}")
+    (first,) = [v for v in store.search_model_versions("name = 'coupon_618'") if int(v.version) == 1]
+    newer = store.create_model_version("coupon_618", first.source, run_id=first.run_id, tags=first.tags)
+    deadline = time.monotonic() + 60
+    while True:
+        with urllib.request.urlopen(served["url"] + "/version", timeout=5) as answer:
+            if json.loads(answer.read())["model_version"] == int(newer.version):
+                break
+        assert time.monotonic() < deadline, "the newer version was not picked up"
+        time.sleep(0.5)
+    code, answer = _post(served["url"], {"dataframe_records": [
+        {"historical_gmv": 500.0, "member_level": "VIP", "purchase_frequency": 3.0, "user_activity": 0.5}]})
+    assert code == 200 and len(answer["predictions"]) == 1
 
 
 def test_unknown_analysis_run_or_version_exits_2_naming_it(served, capsys):
