@@ -25,14 +25,19 @@ from tasks.serve.encode import FeatureEncoder, column_codes
 from tasks.serve.model import CateModel, LinearForm, PolicyModel, ServedModels
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["analysed_frame", "build_served_models", "DEFAULT_STRATA", "ServeBuildError"]
+__all__ = ["analysed_frame", "build_served_models", "DEFAULT_STRATA", "ServeBuildError", "NotServed"]
 
 log = logging.getLogger(__name__)
 DEFAULT_STRATA = 5  # propensity quintiles, unless the run's ps_stratification cut other strata
 
 
 class ServeBuildError(ValueError):
-    """The run cannot be served (not a back-door design with a binary treatment, a refit differs)."""
+    """The run's models could not be built as the run had them (a refit differs, an encoding does not match)."""
+
+
+class NotServed(Exception):
+    """A run whose design has nothing to serve by this path: not a back-door design with a binary
+    treatment, or a streamed run (its data are beyond memory; its estimators do not predict new rows)."""
 
 
 def _snapshot_frame(spec: AnalysisSpec, md5: str) -> pd.DataFrame:
@@ -52,7 +57,7 @@ def analysed_frame(spec: AnalysisSpec, result: RunResult, frame: pd.DataFrame | 
 
     identification = result.identification
     if identification.backdoor is None or result.selection.get("design") != "backdoor":
-        raise ServeBuildError(f"only back-door designs are served; this run's design is "
+        raise NotServed(f"only back-door designs are served; this run's design is "
                               f"{result.selection.get('design')!r}")
     unused = set(result.preparation.unused_columns) if result.preparation else set()
     adjustment = [c for c in identification.backdoor if c not in unused]
@@ -205,7 +210,9 @@ def build_served_models(spec: AnalysisSpec, run_id: str, result: RunResult, fram
     """The served models of a finished run, an input example (raw rows of the analysed data) and the
     warnings met (a CATE model left out, with why)."""
     if spec.treatment_type != "binary":
-        raise ServeBuildError("only binary treatments are served (the propensity needs 0/1)")
+        raise NotServed("only binary treatments are served (the propensity needs 0/1)")
+    if str(result.versions.get("data_md5", "")).endswith(".dir"):
+        raise NotServed("a streamed run's data are beyond memory and its estimators do not predict new rows")
     analysed, data = analysed_frame(spec, result, frame)
     covariates = list(dict.fromkeys(c for c in data_columns(spec, result)))
     modifiers = [c for c in spec.effect_modifiers if c in covariates]

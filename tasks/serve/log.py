@@ -30,7 +30,8 @@ __all__ = ["log_served_models", "ARTIFACT_PATH", "TAG_SERVE_STATUS", "TAG_SERVE_
 
 log = logging.getLogger(__name__)
 ARTIFACT_PATH = "served_model"
-TAG_SERVE_STATUS = "whyflow.serve.status"  # "registered <name> version <n>" or "not logged: <why>"
+# "registered <name> version <n>", "not served: <why>" (by design) or "served model not logged: <why>" (a warning)
+TAG_SERVE_STATUS = "whyflow.serve.status"
 TAG_SERVE_SECONDS = "whyflow.serve.seconds"
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "econml", "lightgbm", "cloudpickle")
 
@@ -116,8 +117,12 @@ def log_served_models(spec: AnalysisSpec, run_id: str, result: RunResult) -> str
     """Log and register the run's served models; returns the warning when they could not be (the
     run goes on either way)."""
     started = time.perf_counter()
+    from tasks.serve.build import NotServed
+
     try:
         status, notes = _log(spec, run_id, result)
+    except NotServed as exc:  # by design (another design, a streamed run): said in the tag, not a warning
+        status, notes = f"not served: {exc}", []
     except Exception as exc:  # never fails the run: recorded as a warning on it
         status, notes = None, [f"served model not logged: {type(exc).__name__}: {exc}"]
     seconds = time.perf_counter() - started
