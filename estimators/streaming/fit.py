@@ -150,7 +150,9 @@ def _linear_regression(s1, lr_meat, n, p, target) -> dict:
         return float(c @ beta), float(np.sqrt(c @ cov @ c))
 
     value, se = effect(target)
-    return {"value": value, "std_error": se, "effect": effect, "details": {"coefficients": k}}
+    effect_rows = [1, *range(2 + p, k)]  # the treatment's coefficient and its interactions with X
+    return {"value": value, "std_error": se, "effect": effect, "details": {"coefficients": k},
+            "cate_linear": (beta[effect_rows], np.sqrt(np.diag(cov)[effect_rows]))}
 
 
 def dml_result(stats, n, target) -> dict:
@@ -166,7 +168,8 @@ def dml_result(stats, n, target) -> dict:
         return float(phi @ theta), float(np.sqrt(phi @ cov @ phi))
 
     value, se = effect(target)
-    return {"value": value, "std_error": se, "effect": effect, "details": {"final_coefficients": r}}
+    return {"value": value, "std_error": se, "effect": effect, "details": {"final_coefficients": r},
+            "cate_linear": (theta, np.sqrt(np.diag(cov)))}
 
 
 def _dr_inference(sums: np.ndarray, n: float) -> tuple[float, float]:
@@ -323,6 +326,10 @@ def run_streaming(engine: Engine, req: StreamRequest) -> dict:
         if name in methods:
             est = build()
             est["segments"] = segment_effects(lay.segment_levels, s1, est.pop("effect"))
+            coef, se = est.pop("cate_linear")
+            est["details"]["cate_coefficients"] = [  # tau(x) = intercept + sum_j coef_j x_j (Chernozhukov et al. 2018)
+                {"term": term, "coef": float(c), "std_error": float(e)}
+                for term, c, e in zip(["intercept", *lay.x_names], coef, se)]
             result[name] = est
     if "aipw" in methods:
         result["aipw"] = aipw_result(stats, s1, n, lay.segment_levels)

@@ -151,6 +151,9 @@ def run_flexible(engine: Engine, req: StreamRequest, outcome: str, propensity: s
     if "linear_dml" in methods:
         est = dml_result(stats, n, target_mean(stats, n_arm, req.estimand, binary))
         est["segments"] = segment_effects(lay.segment_levels, stats, est.pop("effect"))
+        coef, se = est.pop("cate_linear")
+        est["details"]["cate_coefficients"] = [{"term": term, "coef": float(c), "std_error": float(e)}
+                                               for term, c, e in zip(["intercept", *lay.x_names], coef, se)]
         est["details"] |= record
         result["linear_dml"] = est
     if "aipw" in methods:

@@ -182,3 +182,16 @@ def test_refuters_that_do_not_stream_are_recorded_as_not_applicable(dataset):
     assert {r.verdict for r in records} == {"not_applicable"} and len(records) == 6
     assert all("streamed" in r.error for r in records)
     assert replace(records[0]).passed is None
+
+
+def test_linear_cate_coefficients_equal_the_in_memory_regression(dataset):
+    result = _run(dataset, EvidenceRequest())
+    whole = _whole(dataset, _design())
+    D = np.hstack([np.ones((whole.n, 1)), whole.t[:, None], whole.W, whole.t[:, None] * whole.X])
+    beta = np.linalg.lstsq(D, whole.y, rcond=None)[0]
+    rows = result["linear_regression"]["details"]["cate_coefficients"]
+    assert [r["term"] for r in rows] == ["intercept", *_design().layout.x_names]
+    np.testing.assert_allclose([r["coef"] for r in rows], beta[[1, *range(2 + whole.W.shape[1], D.shape[1])]],
+                               rtol=1e-8)
+    dml = result["linear_dml"]["details"]["cate_coefficients"]
+    assert len(dml) == len(rows) and all(r["std_error"] > 0 for r in dml)
