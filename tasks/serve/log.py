@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import tempfile
 import time
 import warnings as py_warnings
@@ -26,13 +27,14 @@ from tasks.record.result import RunResult
 from whyflow import constants as C
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["log_served_models", "ARTIFACT_PATH", "TAG_SERVE_STATUS", "TAG_SERVE_SECONDS", "registered_name"]
+__all__ = ["log_served_models", "ENV_SWITCH", "ARTIFACT_PATH", "TAG_SERVE_STATUS", "TAG_SERVE_SECONDS", "registered_name"]
 
 log = logging.getLogger(__name__)
 ARTIFACT_PATH = "served_model"
 # "registered <name> version <n>", "not served: <why>" (by design) or "served model not logged: <why>" (a warning)
 TAG_SERVE_STATUS = "whyflow.serve.status"
 TAG_SERVE_SECONDS = "whyflow.serve.seconds"
+ENV_SWITCH = "WHYFLOW_SERVE_MODELS"  # "0": runs log no served model (e.g. throwaway replays of `whyflow compare`)
 _REQUIREMENTS = ("mlflow", "numpy", "pandas", "scipy", "scikit-learn", "econml", "lightgbm", "cloudpickle")
 
 
@@ -120,6 +122,8 @@ def log_served_models(spec: AnalysisSpec, run_id: str, result: RunResult) -> str
     from tasks.serve.build import NotServed
 
     try:
+        if os.environ.get(ENV_SWITCH, "1").strip() == "0":
+            raise NotServed(f"{ENV_SWITCH}=0")
         status, notes = _log(spec, run_id, result)
     except NotServed as exc:  # by design (another design, a streamed run): said in the tag, not a warning
         status, notes = f"not served: {exc}", []

@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from types import SimpleNamespace
 
+import pytest
+
 from tasks.serve import log as serve_log
 from whyflow import constants as C
 
@@ -50,3 +52,12 @@ def test_a_run_with_nothing_to_serve_is_tagged_without_a_warning(tmp_path, empty
     assert tags[serve_log.TAG_SERVE_STATUS] == (
         "not served: only back-door designs are served; this run's design is 'iv'")
     assert C.TAG_WARNINGS not in tags
+
+
+def test_the_switch_turns_logging_off(tmp_path, empty_mlflow_db, monkeypatch):
+    store, run_id = _store(tmp_path, empty_mlflow_db, monkeypatch)
+    monkeypatch.setenv(serve_log.ENV_SWITCH, "0")
+    monkeypatch.setattr(serve_log, "_log", lambda *args: pytest.fail("logged although switched off"))
+    assert serve_log.log_served_models(SimpleNamespace(base_dir=tmp_path, name="demo"), run_id,
+                                       SimpleNamespace(warnings=[])) is None
+    assert store.get_run(run_id).data.tags[serve_log.TAG_SERVE_STATUS] == "not served: WHYFLOW_SERVE_MODELS=0"
