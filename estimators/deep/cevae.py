@@ -10,6 +10,11 @@ Every input column is standardised and modelled as Gaussian (the paper uses Bern
 binary proxies; a Gaussian keeps one likelihood and was adequate on IHDP's binary covariates here).
 CEVAE identifies the effect only when the proxies pin z down (paper, sec. 3); bench/results/deep-ihdp.md
 and the proxy simulation show where it helps and where not.
+
+Cost: training is compute-bound (eight MLPs per row; no recompilation, no per-step host sync) and the
+ELBO improves slowly for 150-250 epochs, so the cost is width x epochs. Hidden layers of 64 (was 100)
+and a learning rate of 3e-3 (the adapter's default) cut one IHDP replicate from ~29 to ~13-16 CPU s at
+10 members, with in-sample sqrt(PEHE) 0.52-0.75 against 0.77 on replicates 1-2 (bench/results/deep-speed.md).
 """
 
 from __future__ import annotations
@@ -41,7 +46,6 @@ def _bernoulli(value, logit):
 @dataclass(frozen=True)
 class CevaeSpec:
     n_features: int
-    treated_share: float
     latent_dim: int = 20
     hidden: tuple[int, ...] = (100, 100)
 
@@ -98,9 +102,9 @@ class CevaeSpec:
 
 
 def fit_cevae(proxies, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSettings = TrainSettings(),
-              latent_dim: int = 20, hidden=(100, 100)) -> TwoArmFit:
+              latent_dim: int = 20, hidden=(64, 64)) -> TwoArmFit:
     """Fit CEVAE on the proxy matrix (every column a noisy view of the hidden confounder)."""
-    def make(n_features, share):
-        return CevaeSpec(n_features, share, int(latent_dim), tuple(hidden))
+    def make(n_features):
+        return CevaeSpec(n_features, int(latent_dim), tuple(hidden))
 
     return fit_two_arm(make, proxies, t, y, n_members=n_members, seed=seed, settings=settings)

@@ -70,7 +70,6 @@ def _propensity(spec, params, x):
 @dataclass(frozen=True)
 class DcnSpec:
     n_features: int
-    treated_share: float
     shared_sizes: tuple[int, ...] = (200, 200)
     head_sizes: tuple[int, ...] = (100, 100)
 
@@ -114,8 +113,8 @@ def fit_dcn_pd(x, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSe
     e = fit_propensity_net((x - mean) / scale, t, propensity_seq, settings)
     p_drop = dropout_probability(e, gamma)
 
-    def make(n_features, share):
-        return DcnSpec(n_features, share, tuple(shared_sizes), tuple(head_sizes))
+    def make(n_features):
+        return DcnSpec(n_features, tuple(shared_sizes), tuple(head_sizes))
 
     # alternating epochs see half the rows each, so twice the patience keeps the same stopping horizon
     alternating = TrainSettings(settings.max_epochs * 2, settings.patience * 2, settings.batch_size,

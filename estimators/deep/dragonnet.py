@@ -29,7 +29,6 @@ __all__ = ["DragonNetSpec", "fit_dragonnet", "propensity"]
 @dataclass(frozen=True)
 class DragonNetSpec:
     n_features: int
-    treated_share: float
     rep_sizes: tuple[int, ...] = (200, 200, 200)
     head_sizes: tuple[int, ...] = (100, 100)
     alpha: float = 1.0
@@ -78,7 +77,7 @@ def propensity(fit: TwoArmFit, x) -> np.ndarray:
 
 def fit_dragonnet(x, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSettings = TrainSettings(),
                   alpha: float = 1.0, beta: float = 1.0, rep_sizes=(200, 200, 200), head_sizes=(100, 100)) -> TwoArmFit:
-    def make(n_features, share):
-        return DragonNetSpec(n_features, share, tuple(rep_sizes), tuple(head_sizes), float(alpha), float(beta))
+    def make(n_features):
+        return DragonNetSpec(n_features, tuple(rep_sizes), tuple(head_sizes), float(alpha), float(beta))
 
     return fit_two_arm(make, x, t, y, n_members=n_members, seed=seed, settings=settings)

@@ -3,14 +3,16 @@
 CFRNet adds an integral probability metric between the arms' representations (Wasserstein or MMD)
 to the factual loss, weighted by `alpha`, and normalises the representation to the unit sphere as
 the paper's released configuration does. TARNet is the same network with alpha = 0. Rows are
-weighted by 1 / (2 P(arm)) so both arms count equally (the paper's w_i). The validation criterion is
-the weighted factual error alone (the IPM is a pairwise batch term).
+weighted by 1 / (2 P(arm)) so both arms count equally (the paper's w_i); the weights are a data column,
+not part of the network's spec, so a new treated share does not recompile the training step. The
+validation criterion is the weighted factual error alone (the IPM is a pairwise batch term).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 
 from estimators.deep.ipm import IPMS
 from estimators.deep.layers import dense, init_dense
@@ -31,7 +33,6 @@ def arm_weights(t, treated_share: float):
 @dataclass(frozen=True)
 class TarNetSpec:
     n_features: int
-    treated_share: float
     rep_sizes: tuple[int, ...] = (200, 200, 200)
     head_sizes: tuple[int, ...] = (100, 100)
     ipm: str = "none"
@@ -58,7 +59,7 @@ class TarNetSpec:
         t = batch["t"]
         mu0 = dense(params["h0"], phi, linear_last=True)[:, 0]
         mu1 = dense(params["h1"], phi, linear_last=True)[:, 0]
-        w = weight * arm_weights(t, self.treated_share)
+        w = weight * batch["w_arm"]
         factual = jnp.sum(w * (jnp.where(t > 0.5, mu1, mu0) - batch["y"]) ** 2) / (jnp.sum(w) + 1e-8)
         if not training or self.alpha == 0.0:
             return factual
@@ -67,10 +68,11 @@ class TarNetSpec:
 
 def fit_tarnet(x, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSettings = TrainSettings(),
                rep_sizes=(200, 200, 200), head_sizes=(100, 100)) -> TwoArmFit:
-    def make(n_features, share):
-        return TarNetSpec(n_features, share, tuple(rep_sizes), tuple(head_sizes))
+    def make(n_features):
+        return TarNetSpec(n_features, tuple(rep_sizes), tuple(head_sizes))
 
-    return fit_two_arm(make, x, t, y, n_members=n_members, seed=seed, settings=settings)
+    return fit_two_arm(make, x, t, y, n_members=n_members, seed=seed, settings=settings,
+                       extra_data={"w_arm": arm_weights(np.asarray(t, float), float(np.mean(t)))})
 
 
 def fit_cfrnet(x, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSettings = TrainSettings(),
@@ -79,9 +81,10 @@ def fit_cfrnet(x, t, y, *, n_members: int = 10, seed: int = 0, settings: TrainSe
     if ipm not in IPMS:
         raise ValueError(f"`ipm` must be one of {sorted(IPMS)}; got {ipm!r}")
 
-    def make(n_features, share):
-        return TarNetSpec(n_features, share, tuple(rep_sizes), tuple(head_sizes), ipm, float(alpha), True)
+    def make(n_features):
+        return TarNetSpec(n_features, tuple(rep_sizes), tuple(head_sizes), ipm, float(alpha), True)
 
-    return fit_two_arm(make, x, t, y, n_members=n_members, seed=seed, settings=settings)
+    return fit_two_arm(make, x, t, y, n_members=n_members, seed=seed, settings=settings,
+                       extra_data={"w_arm": arm_weights(np.asarray(t, float), float(np.mean(t)))})
 
 

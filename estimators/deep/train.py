@@ -109,7 +109,8 @@ def make_members(n: int, n_members: int, seed: np.random.SeedSequence | int, *, 
 
 @dataclass
 class EnsembleFit:
-    """Best-validation parameters per member (stacked on axis 0) and the per-epoch curves (members x epochs)."""
+    """Best-validation parameters per member (stacked on axis 0), the per-epoch curves (members x epochs)
+    and which rows each member left out of its training (members x rows, True = out of bag)."""
 
     params: Any
     train_loss: np.ndarray
@@ -117,11 +118,17 @@ class EnsembleFit:
     best_epoch: np.ndarray
     epochs: int
     seconds: float
+    out_of_bag: np.ndarray | None = None
 
-    def curves(self) -> dict[str, list]:
-        """Per-epoch mean over members, for logging as step metrics."""
-        return {"train_loss": np.nanmean(self.train_loss, axis=0).tolist(),
-                "val_loss": np.nanmean(self.val_loss, axis=0).tolist()}
+    def curves(self) -> dict[str, dict[str, list]]:
+        """Per member, its per-epoch losses, for logging as step metrics (step = epoch, 0-based):
+        {"0": {"train_loss": [...], "val_loss": [...]}, "1": {...}, ...}. Keys are the member index as
+        text (what a JSON round trip gives anyway); every list has `epochs` floats, a diverged epoch None."""
+        def plain(values):
+            return [float(v) if np.isfinite(v) else None for v in values]
+
+        return {str(m): {"train_loss": plain(self.train_loss[m]), "val_loss": plain(self.val_loss[m])}
+                for m in range(self.train_loss.shape[0])}
 
     def summary(self) -> dict[str, Any]:
         return {"members": int(self.best_epoch.size), "epochs_run": self.epochs,
@@ -213,4 +220,5 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
         if (waited >= settings.patience).all():
             break
     return EnsembleFit(params=best, train_loss=np.stack(train_curve, axis=1), val_loss=np.stack(val_curve, axis=1),
-                       best_epoch=best_epoch, epochs=epoch + 1, seconds=time.perf_counter() - started)
+                       best_epoch=best_epoch, epochs=epoch + 1, seconds=time.perf_counter() - started,
+                       out_of_bag=members.val_weight > 0)

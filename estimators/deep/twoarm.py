@@ -54,7 +54,8 @@ class TwoArmFit:
 def fit_two_arm(make_spec, x: np.ndarray, t: np.ndarray, y: np.ndarray, *, n_members: int, seed,
                 settings: TrainSettings, validation_fraction: float = 0.3, alternate_arms: bool = False,
                 extra_data: dict[str, np.ndarray] | None = None) -> TwoArmFit:
-    """Fit `make_spec(n_features, treated_share)`'s network as an ensemble stratified by arm.
+    """Fit `make_spec(n_features)`'s network as an ensemble stratified by arm (a spec holds no data-dependent
+    number: it is a static argument of the jitted epoch, and a new value would recompile it).
 
     alternate_arms: treated-only and control-only epochs in turn, each freezing the other arm's head
     (DCN-PD, Alaa et al. 2017)."""
@@ -63,7 +64,7 @@ def fit_two_arm(make_spec, x: np.ndarray, t: np.ndarray, y: np.ndarray, *, n_mem
         raise ValueError("the treatment must be binary (0/1) with both arms present")
     member_seq, train_seq = seed_sequence(seed).spawn(2)
     x_scale, (y_mean, y_sd) = standardiser(x), standardiser(y)
-    spec = make_spec(x.shape[1], float(t.mean()))
+    spec = make_spec(x.shape[1])
     members: Members = make_members(len(y), n_members, member_seq, strata=t, validation_fraction=validation_fraction)
     frozen = None
     if alternate_arms:

@@ -51,9 +51,12 @@ def test_curves_have_one_value_per_epoch_and_members_stop_at_their_best():
     x, t, y = _toy()
     fit = fit_tarnet(x, t, y, n_members=3, seed=0, settings=TrainSettings(max_epochs=30, patience=4), **SMALL)
     curves = fit.ensemble.curves()
-    assert len(curves["train_loss"]) == len(curves["val_loss"]) == fit.ensemble.epochs
+    assert list(curves) == ["0", "1", "2"]  # one entry per member, keyed by its index as text
+    for member in curves.values():
+        assert set(member) == {"train_loss", "val_loss"}
+        assert len(member["train_loss"]) == len(member["val_loss"]) == fit.ensemble.epochs
+        assert all(isinstance(v, float) for v in member["val_loss"])  # plain floats: JSON as is
     assert (fit.ensemble.best_epoch <= fit.ensemble.epochs - 1).all()
-    assert np.isfinite(curves["val_loss"]).all()
 
 
 def test_bootstrap_members_keep_each_arm_size_and_validate_out_of_bag():
