@@ -69,7 +69,14 @@ def replicate(k: int, names: list[str], members: int):
                         "pehe_out": float(np.sqrt(np.mean((np.ravel(out) - te[test]) ** 2))),
                         "ate_error": float(abs(estimate.value - sate)),
                         "covers": bool(estimate.ci_low <= sate <= estimate.ci_high)
-                        if np.isfinite(estimate.ci_low) else None})
+                        if np.isfinite(estimate.ci_low) else None,
+                        "ci_width": float(estimate.ci_high - estimate.ci_low) if np.isfinite(estimate.ci_low) else None})
+            plugin = estimate.details.get("plugin")
+            if plugin and np.isfinite(plugin["std_error"]) and "aipw" in estimate.details:
+                # the same fit's plug-in answer (members' mean +- 1.96 SD): before/after on identical networks
+                half = 1.959963984540054 * plugin["std_error"]
+                row.update({"plugin_ate_error": float(abs(plugin["value"] - sate)),
+                            "plugin_covers": bool(abs(plugin["value"] - sate) <= half)})
         yield row
 
 
@@ -95,8 +102,9 @@ def table(paths: list[str]) -> str:
     rows = [json.loads(line) for path in paths for line in open(path)]
     latest = {(r["replicate"], r["estimator"]): r for r in rows}  # a rerun of a replicate replaces it
     lines = ["| estimator | reps | sqrt(PEHE) in, median [IQR] | sqrt(PEHE) out, median [IQR] | "
-             "ATE abs. error, median [IQR] | 95% CI covers the sample ATE | CPU s per fit, median |",
-             "|---|---:|---|---|---|---:|---:|"]
+             "ATE abs. error, median [IQR] | 95% CI covers the sample ATE | same fits, plug-in: covers, median error | "
+             "CPU s per fit, median |",
+             "|---|---:|---|---|---|---:|---:|---:|"]
     for name in DEEP + BASELINES:
         mine = [r for r in latest.values() if r["estimator"] == name and r["status"] == "ok"]
         if not mine:
@@ -108,8 +116,11 @@ def table(paths: list[str]) -> str:
 
         covered = [r["covers"] for r in mine if r["covers"] is not None]
         cover = f"{np.mean(covered):.0%} of {len(covered)}" if covered else "no CI"
+        plugin = [r for r in mine if "plugin_covers" in r]
+        before = (f"{np.mean([r['plugin_covers'] for r in plugin]):.0%}, "
+                  f"{np.median([r['plugin_ate_error'] for r in plugin]):.2f}") if plugin else "-"
         lines.append(f"| {name} | {len(mine)} | {cell('pehe_in')} | {cell('pehe_out')} | {cell('ate_error')} | "
-                     f"{cover} | {np.median([r['cpu_seconds'] for r in mine]):.1f} |")
+                     f"{cover} | {before} | {np.median([r['cpu_seconds'] for r in mine]):.1f} |")
     return "\n".join(lines)
 
 

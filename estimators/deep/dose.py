@@ -1,8 +1,12 @@
 """What the dose-response networks share: treatment scaled to [0, 1], the ensemble fit, the curve mu(t)
 on a grid with a pointwise band, and the average derivative.
 
-mu(t) = mean over units of the network's E[Y | T = t, X = x_i] (the average dose-response function);
-the band is the ensemble's (bootstrap members') mean +- 1.96 standard deviations at each grid point.
+Two curves. The network's plug-in: mu(t) = mean over units of E[Y | T = t, X = x_i], band = the
+bootstrap members' mean +- 1.96 SD (variance only: it missed the truth on most of the grid because
+the fitted curve is flattened, bench/results/deep-dose.md). The doubly robust one (the default):
+Kennedy, Ma, McHugh & Small (2017)'s pseudo-outcome built from the network's out-of-bag predictions
+and a density ratio pi(t) / pi(t | x) from a small classifier over dose bins, smoothed by local
+linear regression with a leave-one-out bandwidth; band = its sandwich standard error.
 The point value is the average derivative E[d mu(T, X) / dT] at the units' own doses, by central
 differences of width 0.05 on the scaled treatment, in outcome units per unit of treatment.
 """
@@ -15,16 +19,83 @@ from typing import Any
 
 import numpy as np
 
-from estimators.deep.layers import standardiser
+from estimators.deep.inference import Z95, cv_bandwidth, dr_pseudo_outcome, local_linear, out_of_bag_mean
+from estimators.deep.layers import dense, init_dense, standardiser
 from estimators.deep.runtime import load_jax
 from estimators.deep.train import EnsembleFit, TrainSettings, fit_ensemble, make_members, seed_sequence
 
 jax, jnp, _ = load_jax()
 
-__all__ = ["DoseFit", "fit_dose_network", "Z95"]
+__all__ = ["DoseFit", "fit_dose_network", "fit_density_ratio", "DensitySpec", "Z95"]
 
-Z95 = 1.959963984540054
 _STEP = 0.05
+_MARGINAL_ROWS = 2000  # rows the marginal integral of mu(t, x) over x averages (a random subset above)
+_FINE_GRID = 101  # doses at which that integral is computed and then interpolated
+
+
+@dataclass(frozen=True)
+class DensitySpec:
+    """pi(t | x) as a mixture of `components` Gaussians whose weights, means and scales are a network's
+    outputs (a mixture density network, Bishop 1994): flexible enough for a skewed or bounded dose."""
+
+    n_features: int
+    components: int = 3
+    hidden: tuple[int, ...] = (50, 50)
+
+    def init(self, rng):
+        return {"net": init_dense(rng, (self.n_features, *self.hidden, 3 * self.components))}
+
+    def mixture(self, params, x):
+        """Per row: log weights, means and log scales of the components (rows x components each)."""
+        out = dense(params["net"], x, linear_last=True)
+        k = self.components
+        return jax.nn.log_softmax(out[:, :k], axis=1), out[:, k:2 * k], jnp.clip(out[:, 2 * k:] - 2.0, -7.0, 2.0)
+
+    def log_density(self, params, x, t):
+        """log pi(t_i | x_i) for row-aligned x and t."""
+        log_w, means, log_sd = self.mixture(params, x)
+        z = (t[:, None] - means) * jnp.exp(-log_sd)
+        return jax.scipy.special.logsumexp(log_w - 0.5 * z**2 - log_sd - 0.9189385332046727, axis=1)
+
+    def loss(self, params, batch, weight, key, training):
+        nll = -self.log_density(params, batch["x"], batch["t"])
+        return jnp.sum(weight * nll) / (jnp.sum(weight) + 1e-8)
+
+
+@partial(jax.jit, static_argnums=(0,))
+def _mixture(spec, params, x):
+    return spec.mixture(jax.tree.map(lambda a: a[0], params), x)
+
+
+def _mixture_density(log_w, means, log_sd, t) -> np.ndarray:
+    """len(t) x rows: the density of each dose under each row's mixture (numpy, float64)."""
+    z = (np.asarray(t, dtype=float)[:, None, None] - means[None]) * np.exp(-log_sd[None])
+    return np.sum(np.exp(log_w[None] - 0.5 * z**2 - log_sd[None]), axis=2) / np.sqrt(2 * np.pi)
+
+
+def fit_density_ratio(x_std: np.ndarray, t_unit: np.ndarray, seed, settings: TrainSettings, *,
+                      max_ratio: float = 20.0) -> tuple[np.ndarray, dict]:
+    """pi(t_i) / pi(t_i | x_i) per row (t scaled to [0, 1]) from one mixture density network early-stopped on
+    a 30% split; pi(t) is the mean of pi(t | x_j) over (at most 2,000) rows j, on a fine grid of doses and
+    interpolated. The ratio is capped at `max_ratio`: a unit whose dose its covariates make nearly
+    impossible would otherwise dominate."""
+    member_seq, train_seq, sample_seq = seed_sequence(seed).spawn(3)
+    t_unit = np.asarray(t_unit, dtype=float)
+    spec = DensitySpec(x_std.shape[1])
+    fit = fit_ensemble(spec, {"x": x_std, "t": t_unit}, make_members(len(t_unit), 1, member_seq), settings,
+                       train_seq)
+    log_w, means, log_sd = (np.asarray(a, dtype=float) for a in
+                            _mixture(spec, fit.params, jnp.asarray(x_std, dtype=jnp.float32)))
+    z = (t_unit[:, None] - means) * np.exp(-log_sd)
+    own = np.sum(np.exp(log_w - 0.5 * z**2 - log_sd), axis=1) / np.sqrt(2 * np.pi)
+    rows = np.arange(len(t_unit)) if len(t_unit) <= _MARGINAL_ROWS else \
+        np.sort(np.random.default_rng(sample_seq).choice(len(t_unit), _MARGINAL_ROWS, replace=False))
+    fine = np.linspace(t_unit.min(), t_unit.max(), 4 * _FINE_GRID)
+    marginal = np.interp(t_unit, fine, _mixture_density(log_w[rows], means[rows], log_sd[rows], fine).mean(axis=1))
+    ratio = marginal / np.maximum(own, 1e-300)
+    capped = int((ratio > max_ratio).sum())
+    return np.minimum(ratio, max_ratio), {"model": f"mixture density network, {spec.components} Gaussians",
+                                           "capped_units": capped, "max_ratio": max_ratio, "epochs": fit.epochs}
 
 
 @partial(jax.jit, static_argnums=(0,))
@@ -58,10 +129,32 @@ class DoseFit:
         return np.stack([self.predict(x, np.full(len(x), g)).mean(axis=1) for g in grid], axis=1)
 
     def dose_response(self, x, grid) -> dict[str, list[float]]:
+        """The network's plug-in curve with the members' band (mean +- 1.96 SD)."""
         members = self.curve(x, grid)
         mu, sd = members.mean(axis=0), members.std(axis=0, ddof=1) if members.shape[0] > 1 else 0.0 * members[0]
         return {"grid": [float(g) for g in grid], "mu": mu.tolist(), "low": (mu - Z95 * sd).tolist(),
                 "high": (mu + Z95 * sd).tolist()}
+
+    def doubly_robust(self, x, t, y, ratio, grid, seed=0) -> dict[str, Any]:
+        """Kennedy et al. (2017)'s DR curve on the grid from the rows the network was fitted on, with a 95%
+        band whose variance adds the members' variance of the network curve to the local linear sandwich
+        (the sandwich treats the network as known; with a capped, estimated density ratio part of the
+        network's own error passes into the DR curve). `ratio` = pi(t_i) / pi(t_i | x_i), fit_density_ratio."""
+        x, t = np.asarray(x, dtype=float), np.asarray(t, dtype=float)
+        factual = out_of_bag_mean(self.predict(x, t), self.ensemble.out_of_bag)
+        rng = np.random.default_rng(seed_sequence(seed).spawn(1)[0])
+        sample = x if len(x) <= _MARGINAL_ROWS else x[np.sort(rng.choice(len(x), _MARGINAL_ROWS, replace=False))]
+        fine = np.linspace(t.min(), t.max(), _FINE_GRID)
+        marginal = np.interp(t, fine, self.curve(sample, fine).mean(axis=0))
+        xi = dr_pseudo_outcome(y, factual, ratio, marginal)
+        bandwidth = cv_bandwidth(t, xi, seed=seed)
+        mu, se = local_linear(t, xi, np.asarray(grid, dtype=float), bandwidth)
+        members = self.curve(x, grid)
+        spread = members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.zeros(len(grid))
+        half = Z95 * np.sqrt(se**2 + spread**2)
+        return {"grid": [float(g) for g in grid], "mu": mu.tolist(), "low": (mu - half).tolist(),
+                "high": (mu + half).tolist(), "bandwidth": bandwidth, "sandwich_se": se.tolist(),
+                "network_mu": members.mean(axis=0).tolist(), "network_sd": spread.tolist()}
 
     def average_derivative(self, x, t) -> np.ndarray:
         """Per member: mean over rows of d E[Y | T, X] / dT at the rows' own doses (one-sided at the ends)."""
