@@ -6,7 +6,8 @@ Wall seconds and CPU seconds (this process) are both recorded: on a machine shar
 the CPU seconds are the per-core cost.
 
     OMP_NUM_THREADS=1 nice -n 10 python bench/deep_speed.py ihdp
-    OMP_NUM_THREADS=1 nice -n 10 python bench/deep_speed.py large --members 1
+    OMP_NUM_THREADS=1 nice -n 10 python bench/deep_speed.py large               # registry default members
+    OMP_NUM_THREADS=1 nice -n 10 python bench/deep_speed.py large --members 10
 """
 
 from __future__ import annotations
@@ -27,10 +28,11 @@ def _timed(model, data) -> dict:
     estimate = model.fit(data).estimate_
     training = estimate.details.get("training", {})
     return {"wall_s": round(time.perf_counter() - wall, 2), "cpu_s": round(time.process_time() - cpu, 2),
-            "status": estimate.status, "epochs": training.get("epochs_run"), "ate": round(estimate.value, 3)}
+            "status": estimate.status, "epochs": training.get("epochs_run"), "members": training.get("members"),
+            "ate": round(estimate.value, 3), "ci": [round(estimate.ci_low, 3), round(estimate.ci_high, 3)]}
 
 
-def ihdp() -> None:
+def ihdp(networks: list[str]) -> None:
     from econml.data.dgps import ihdp_surface_B
 
     import estimators.deep.adapters  # noqa: F401
@@ -42,7 +44,7 @@ def ihdp() -> None:
     names = [f"x{i}" for i in range(x.shape[1])]
     data = CausalData(Y=y, T=t.astype(float), covariates=x, X=x, covariate_names=names, x_names=names,
                       proxies=x, proxy_names=names)
-    for name in ("tarnet", "cfrnet", "dragonnet", "dcn_pd", "cevae"):
+    for name in networks:
         first = _timed(get(name)(seed=1), data)
         second = _timed(get(name)(seed=2), data)
         print(json.dumps({"network": name, "rows": len(y), "first_fit": first, "second_fit": second}), flush=True)
@@ -67,10 +69,11 @@ def large(members: int, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["ihdp", "large"])
-    parser.add_argument("--members", type=int, default=1)
+    parser.add_argument("--members", type=int, default=0, help="ensemble members; 0 = the registry default")
+    parser.add_argument("--networks", default="tarnet,cfrnet,dragonnet,dcn_pd,cevae")
     parser.add_argument("--rows", type=int, default=124_300)
     args = parser.parse_args()
-    ihdp() if args.what == "ihdp" else large(args.members, args.rows)
+    ihdp(args.networks.split(",")) if args.what == "ihdp" else large(args.members, args.rows)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,8 @@ from pydantic import Field
 
 from estimators.base import CausalData, Fit, NotApplicable
 from estimators.deep.dose_adapters import DrNet, VcNet
-from estimators.deep.estimator import ENSEMBLE, DeepEstimator, DeepOptions, settings_of, spread, training_details
+from estimators.deep.estimator import (ENSEMBLE, DeepEstimator, DeepOptions, members_for, settings_of, spread,
+                                       training_details)
 from estimators.econml_common import estimand_rows
 from estimators.options import choice, integer, number
 from estimators.registry import register
@@ -65,7 +66,7 @@ class _DeepCate(DeepEstimator):
         cate = members.mean(axis=0)
         m = members.shape[0]
         training = (ENSEMBLE.format(m=m, strata=" stratified by arm") if m > 1
-                    else "one network on a random 70/30 split (members: 1)")
+                    else "one network on a random 70/30 split")
         details = {"network": self._network_options(), "members": m, "paper": self.paper,
                    "training": training_details(self.fit_.ensemble),
                    "member_estimates": [float(v) for v in per_member], **self._extra_details()}
@@ -122,7 +123,7 @@ class TarNet(_DeepCate):
     def _train(self, x, data):
         from estimators.deep.tarnet import fit_tarnet
 
-        return fit_tarnet(x, data.T, data.Y, n_members=self.options.members, seed=self.seed,
+        return fit_tarnet(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=self.seed,
                           settings=settings_of(self.options))
 
 
@@ -140,7 +141,7 @@ class CfrNet(_DeepCate):
     def _train(self, x, data):
         from estimators.deep.tarnet import fit_cfrnet
 
-        return fit_cfrnet(x, data.T, data.Y, n_members=self.options.members, seed=self.seed,
+        return fit_cfrnet(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=self.seed,
                           settings=settings_of(self.options), ipm=self.options.ipm, alpha=self.options.alpha)
 
 
@@ -159,7 +160,7 @@ class DragonNet(_DeepCate):
     def _train(self, x, data):
         from estimators.deep.dragonnet import fit_dragonnet
 
-        return fit_dragonnet(x, data.T, data.Y, n_members=self.options.members, seed=self.seed,
+        return fit_dragonnet(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=self.seed,
                              settings=settings_of(self.options), alpha=self.options.alpha, beta=self.options.beta)
 
     propensity_source = "its propensity head (members' out-of-bag mean)"
@@ -184,7 +185,7 @@ class DcnPd(_DeepCate):
     def _train(self, x, data):
         from estimators.deep.dcn_pd import fit_dcn_pd
 
-        return fit_dcn_pd(x, data.T, data.Y, n_members=self.options.members, seed=self.seed,
+        return fit_dcn_pd(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=self.seed,
                           settings=settings_of(self.options), gamma=self.options.gamma)
 
     def _extra_details(self) -> dict[str, Any]:
@@ -233,5 +234,5 @@ class Cevae(_DeepCate):
     def _train(self, x, data):
         from estimators.deep.cevae import fit_cevae
 
-        return fit_cevae(x, data.T, data.Y, n_members=self.options.members, seed=self.seed,
+        return fit_cevae(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=self.seed,
                          settings=settings_of(self.options), latent_dim=self.options.latent_dim)

@@ -18,7 +18,8 @@ import numpy as np
 from pydantic import Field
 
 from estimators.base import CausalData, Fit
-from estimators.deep.estimator import ENSEMBLE, DeepEstimator, DeepOptions, settings_of, spread, training_details
+from estimators.deep.estimator import (ENSEMBLE, DeepEstimator, DeepOptions, members_for, settings_of, spread,
+                                       training_details)
 from estimators.options import choice, integer, number
 from estimators.registry import register
 
@@ -87,7 +88,7 @@ class DrNet(_DeepDose):
     def _train(self, x, data, seed):
         from estimators.deep.drnet import fit_drnet
 
-        return fit_drnet(x, data.T, data.Y, n_members=self.options.members, seed=seed,
+        return fit_drnet(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=seed,
                          settings=settings_of(self.options), n_strata=self.options.n_strata)
 
 
@@ -109,5 +110,5 @@ class VcNet(_DeepDose):
     def _train(self, x, data, seed):
         from estimators.deep.vcnet import fit_vcnet
 
-        return fit_vcnet(x, data.T, data.Y, n_members=self.options.members, seed=seed,
+        return fit_vcnet(x, data.T, data.Y, n_members=members_for(self.options, data.n), seed=seed,
                          settings=settings_of(self.options), alpha=self.options.alpha, beta=self.options.beta)

@@ -19,7 +19,13 @@ from estimators.base import CausalData, Estimator, NotApplicable
 from estimators.deep.runtime import DEEP_EXTRA_HINT, deep_available
 from estimators.options import EstimatorOptions, integer, number
 
-__all__ = ["DeepOptions", "DeepEstimator", "ENSEMBLE", "settings_of", "spread", "training_details"]
+__all__ = ["DeepOptions", "DeepEstimator", "ENSEMBLE", "settings_of", "spread", "training_details", "AUTO_MEMBERS",
+           "members_for"]
+
+# `members: 0` (the default): 10 bootstrap members up to this many rows, one network above. The interval
+# is doubly robust (influence function), so it does not need the ensemble; on large data the ensemble
+# costs ~15x one network (DragonNet, 124,300 rows: 295 against 20 CPU s, bench/results/deep-speed.md).
+AUTO_MEMBERS = (20_000, 10)
 
 ENSEMBLE = ("an ensemble of {m} members, each on a bootstrap resample{strata} with its own seed and early-stopped "
             "on its out-of-bag rows")
@@ -28,8 +34,9 @@ ENSEMBLE = ("an ensemble of {m} members, each on a bootstrap resample{strata} wi
 class DeepOptions(EstimatorOptions):
     """Training options every deep estimator takes."""
 
-    members: Annotated[int, integer(1, 200)] = Field(10, description="ensemble members (bootstrap resamples); "
-                                                                    "1 trains once on a random 70/30 split")
+    members: Annotated[int, integer(0, 200)] = Field(0, description="ensemble members (bootstrap resamples); "
+                                                                   "1 trains once on a random 70/30 split; 0 = 10 up "
+                                                                   "to 20,000 rows, 1 above")
     max_epochs: Annotated[int, integer(1, 100_000)] = Field(300, description="epochs at most")
     patience: Annotated[int, integer(1, 10_000)] = Field(20, description="epochs without a better validation loss "
                                                                         "before a member stops")
@@ -45,6 +52,14 @@ def settings_of(options: DeepOptions):
 
     return TrainSettings(options.max_epochs, options.patience, options.batch_size, options.learning_rate,
                          options.weight_decay)
+
+
+def members_for(options: DeepOptions, n: int) -> int:
+    """The ensemble size: the option, or for 0 the size rule of AUTO_MEMBERS."""
+    if options.members:
+        return options.members
+    rows, members = AUTO_MEMBERS
+    return members if n <= rows else 1
 
 
 def spread(values: np.ndarray) -> float:

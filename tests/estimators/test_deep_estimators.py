@@ -27,7 +27,7 @@ def test_a_misspelt_option_fails_at_construction_naming_the_accepted_ones():
     with pytest.raises(ValueError, match="`ipm` must be one of wasserstein, mmd; got 'sinkhorn'"):
         CfrNet(ipm="sinkhorn")
     with pytest.raises(ValueError, match="`members` must be an integer"):
-        DragonNet(members=0)
+        DragonNet(members=-1)
 
 
 def test_cevae_refuses_without_proxies():
