@@ -100,19 +100,21 @@ def _controls(b: Block, ev: EvidenceRequest) -> np.ndarray:
     return np.column_stack([b.extra[c] for c in ev.controls]) if ev.controls else np.empty((b.n, 0))
 
 
-def _joint(b: Block) -> np.ndarray:
-    """J = [1, W, t, X, tX, y]: every column a placebo or subset refit needs."""
-    return np.hstack([b.U, b.t[:, None], b.X, b.t[:, None] * b.X, b.y[:, None]])
-
-
 def evidence_first(b: Block, ev: EvidenceRequest, folds: int) -> dict:
     """Pass-1 sums: J'J per fold and category (placebos, subsets); per cell [1, W, t, y]'C and C'C for
     the negative-control outcomes C."""
     out: dict = {}
     if ev.placebo or ev.subsets:
-        key = b.fold.astype(np.int64) * GROUPS + categories(b, ev)
-        order = np.argsort(key, kind="stable")
-        J = _joint(b)[order]
+        key = b.fold.astype(np.int16) * np.int16(GROUPS) + categories(b, ev).astype(np.int16)
+        order = np.argsort(key, kind="stable")  # radix sort on 16-bit keys
+        J = np.empty((b.n, b.U.shape[1] + 2 + 2 * b.X.shape[1]), order="F")
+        p1, q = b.U.shape[1], b.X.shape[1]
+        t = b.t[order]
+        J[:, :p1] = b.U[order]
+        J[:, p1] = t
+        J[:, p1 + 1:p1 + 1 + q] = b.X[order]
+        J[:, p1 + 1 + q:p1 + 1 + 2 * q] = J[:, p1 + 1:p1 + 1 + q] * t[:, None]
+        J[:, -1] = b.y[order]
         bounds = np.searchsorted(key[order], np.arange(folds * GROUPS + 1))
         grams = np.zeros((folds, GROUPS, J.shape[1], J.shape[1]))
         for g in range(folds * GROUPS):
@@ -247,9 +249,9 @@ def _placebo_aipw(b: Block, slices: list[slice], fit: dict, T: np.ndarray, Ec: n
     return np.stack([raw, d])
 
 
-def _by_bucket(values: np.ndarray, bk: np.ndarray, count: int) -> np.ndarray:
-    """Column sums of values (n x m) per bucket: count x m."""
-    return np.stack([np.bincount(bk, weights=values[:, j], minlength=count) for j in range(values.shape[1])], axis=1)
+def _by_bucket(values: np.ndarray, onehot: np.ndarray) -> np.ndarray:
+    """Column sums of values (n x m) per bucket, as one product with the buckets' indicators: count x m."""
+    return onehot.T @ values
 
 
 def evidence_final(b: Block, ev_fit: dict, estimand: str, clip: float, folds: int, main: dict) -> dict:
@@ -275,9 +277,11 @@ def evidence_final(b: Block, ev_fit: dict, estimand: str, clip: float, folds: in
             out["ev:pl_aipw"] = _placebo_aipw(b, slices, fit, T, Ec, estimand)
     if ev.subsets:
         bk = cat % ev.subsets
+        onehot = np.zeros((b.n, ev.subsets))
+        onehot[np.arange(b.n), bk] = 1.0
         if "V" in main:
-            out["ev:sub_dml_A"] = _by_bucket(main["VV"], bk, ev.subsets)
-            out["ev:sub_dml_b"] = _by_bucket(main["V"] * main["yres"][:, None], bk, ev.subsets)
+            out["ev:sub_dml_A"] = _by_bucket(main["VV"], onehot)
+            out["ev:sub_dml_b"] = _by_bucket(main["V"] * main["yres"][:, None], onehot)
         if "raw" in main:
             out["ev:sub_aipw"] = np.stack([np.bincount(bk, weights=main["raw"], minlength=ev.subsets),
                                            np.bincount(bk, weights=main["d"], minlength=ev.subsets)])

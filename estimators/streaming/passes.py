@@ -41,7 +41,10 @@ class StreamRequest:
     aipw_crossfit: bool = True
     clip: float = 0.01
     tail_rows: int | None = None  # propensity tail buffer per arm; default max(4096, n / 100)
-    sample_rows: int = 1_000_000  # rows for the in-memory warm start of the logistic models
+    # rows for the in-memory warm start of the logistic models: 5e5 leaves the first Newton step near
+    # 1.5e-4, so chord steps reach `tol` in the third pass (1e-4 -> 1e-8 -> 1e-12 measured from 1e6 rows
+    # at 1e7), at half the warm start's cost
+    sample_rows: int = 500_000
     evidence: EvidenceRequest | None = None  # placebo, subsets, negative controls in the same passes
     strata: tuple | None = None  # spec `sample`: (column, {level: (units, treated)} of the full data)
 
