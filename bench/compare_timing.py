@@ -2,10 +2,11 @@
 
 In a throwaway clone of this repository's committed code (under $SCRATCH or the system temp folder):
 run A on the demo data; then a new draw of the data (--seed 2), the graph without activity's three
-edges, `seed: 43` (and the sensitivity benchmark moved off activity) and a one-line code change (a comment, so the code factor differs and all 16
-combinations replay) committed together; run B. Then `whyflow compare A B --json` N times from a cold
-replay cache (one Prefect start, shared snapshots, no refutation, no decision or sensitivity
-benchmark in replays), and once more warm. Writes bench/results/compare-timing.md.
+edges, `seed: 43` (and the sensitivity benchmark moved off activity) and a one-line code change (a
+comment, so the code factor differs and all 16 combinations replay) committed together; run B.
+Then `whyflow compare A B --json` N times from a cold replay cache (one Prefect start, shared
+snapshots, no refutation, no decision or sensitivity benchmark in replays), and once more warm.
+Writes bench/results/compare-timing.md.
 
     .venv/bin/python bench/compare_timing.py --runs 3
 """
