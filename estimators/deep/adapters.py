@@ -4,9 +4,10 @@ numpy API (the dose-response ones are in dose_adapters.py and registered from he
 Nothing heavy is imported here: JAX loads when an estimator fits, and without the `deep` extra the
 estimators report not_applicable with the install command. Every network takes the whole adjustment
 matrix (`data.covariates`) as input, and `effect(X)` predicts the CATE at new rows of it
-(`features(data)` gives that matrix), as the other CATE estimators do. Training: an ensemble of M
-members, each on a bootstrap resample of the rows stratified by arm, from its own seed, early-stopped
-on its out-of-bag rows; the CATE is the members' mean.
+(`features(data)` gives that matrix), as the other CATE estimators do; a fitted estimator pickles, so
+a generic model wrapper can call them. Training: an ensemble of M members (`members: 0` = 10 up to
+20,000 rows, one network above), each on a bootstrap resample of the rows stratified by arm, from its
+own seed, early-stopped on its out-of-bag rows; the CATE is the members' mean.
 
 The average effect (`ate: aipw`, the default except for CEVAE): the AIPW estimate with the members'
 out-of-bag outcome predictions and a propensity (DragonNet's own head; DCN-PD's propensity network;
@@ -102,12 +103,14 @@ class _DeepCate(DeepEstimator):
         return self.fit_.cate(np.asarray(X, dtype=float)).mean(axis=0)
 
     def effect_interval(self, X: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-        """Pointwise interval of the CATE from the members' spread (normal approximation)."""
+        """Pointwise interval of the CATE from the members' spread (normal approximation; variance only, NaN
+        with one network): unlike the average effect, a unit's effect has no doubly robust correction."""
         from scipy import stats
 
         members = self.fit_.cate(np.asarray(X, dtype=float))
         z = float(stats.norm.ppf(1 - alpha / 2))
-        mean, sd = members.mean(axis=0), members.std(axis=0, ddof=1)
+        mean = members.mean(axis=0)
+        sd = members.std(axis=0, ddof=1) if members.shape[0] > 1 else np.full(mean.shape, np.nan)  # one network
         return mean - z * sd, mean + z * sd
 
     def segment_effect(self, rows: np.ndarray, cate: np.ndarray) -> tuple[float, float]:
