@@ -40,7 +40,7 @@ class StreamRequest:
     max_iter: int = 50
     aipw_crossfit: bool = True
     clip: float = 0.01
-    tail_rows: int | None = None  # propensity tail buffer per arm; default max(4096, n / 100)
+    tail_rows: int | None = None  # propensity tail buffer per arm; default fit.TAIL_ROWS
     # rows for the in-memory warm start of the logistic models: 5e5 leaves the first Newton step near
     # 1.5e-4, so chord steps reach `tol` in the third pass (1e-4 -> 1e-8 -> 1e-12 measured from 1e6 rows
     # at 1e7), at half the warm start's cost
