@@ -13,7 +13,23 @@ __all__ = ["add_serve_model_parser", "DEFAULT_PORT"]
 DEFAULT_PORT = 5001
 
 
-def _load(found, max_rows: int | None) -> tuple[object, dict]:
+def _keep_cate(models, names: list[str] | None) -> None:
+    """Serve only the named CATE models (each costs its own predict call per request); a policy that
+    thresholds a model's CATE keeps that model."""
+    from tasks.serve.registry import ServedModelNotFound
+
+    if names is None:
+        return
+    served = [m.name for m in models.cate]
+    unknown = [n for n in names if n not in served]
+    if unknown:
+        raise ServedModelNotFound(f"--cate {unknown[0]!r} is not a CATE model of this run; it serves "
+                                  f"{', '.join(served) or 'none'}")
+    needed = set(names) | ({models.policy.model} if models.policy is not None and models.policy.model else set())
+    models.cate = [m for m in models.cate if m.name in needed]
+
+
+def _load(found, max_rows: int | None, cate: list[str] | None = None) -> tuple[object, dict]:
     """The served models of a registered version, and what /version answers about them."""
     import mlflow
     import mlflow.pyfunc
@@ -27,6 +43,7 @@ def _load(found, max_rows: int | None) -> tuple[object, dict]:
         raise ServedModelNotFound(f"model version {found.version} of {found.analysis!r} is not a whyflow served model")
     if max_rows is not None:
         models.max_rows = max_rows
+    _keep_cate(models, cate)
     described = models.describe()
     return models, {"analysis": found.analysis, "model_version": found.version, "run_id": found.run_id,
                     "versions": models.versions, "mlflow": mlflow.__version__, "features": described["features"],
@@ -35,7 +52,7 @@ def _load(found, max_rows: int | None) -> tuple[object, dict]:
 
 
 def _watch(server, base_dir: Path, analysis: str, current: int, every: float, max_rows: int | None,
-           stop: threading.Event) -> None:
+           cate: list[str] | None, stop: threading.Event) -> None:
     """Every `every` seconds: when a newer successful run registered a version, serve it instead."""
     from tasks.serve.registry import find_served_model
 
@@ -44,7 +61,7 @@ def _watch(server, base_dir: Path, analysis: str, current: int, every: float, ma
             found = find_served_model(base_dir, analysis)
             if found.version == current:
                 continue
-            models, version = _load(found, max_rows)
+            models, version = _load(found, max_rows, cate)
             server.swap(models, version)
             current = found.version
             print(f"now serving {analysis} model version {found.version} (run {found.run_id})", flush=True)
@@ -69,7 +86,8 @@ def _cmd_serve_model(args: argparse.Namespace) -> int:
     found = find_served_model(base_dir, args.analysis, run_id=args.run, version=args.version)
     if found.note:
         print(f"whyflow: warning: {found.note}", file=sys.stderr, flush=True)
-    models, version = _load(found, args.max_rows)
+    cate = [n.strip() for n in args.cate.split(",") if n.strip()] if args.cate is not None else None
+    models, version = _load(found, args.max_rows, cate)
     try:
         server = ScoringServer(models, args.host, args.port, version)
     except OSError as exc:
@@ -79,7 +97,7 @@ def _cmd_serve_model(args: argparse.Namespace) -> int:
     stop = threading.Event()
     if args.watch:
         threading.Thread(target=_watch, args=(server, base_dir, args.analysis, found.version, args.watch,
-                                              args.max_rows, stop), daemon=True).start()
+                                              args.max_rows, cate, stop), daemon=True).start()
 
     def ready() -> None:
         print(f"serving {found.analysis} model version {found.version} (run {found.run_id}) on http://{host}:{port}: "
@@ -112,5 +130,9 @@ def add_serve_model_parser(commands) -> None:
     serve.add_argument("--watch", type=float, metavar="SECONDS",
                        help="check the registry every SECONDS and serve a newer successful run's model when one "
                             "is registered (e.g. after `prefect deployment run analysis/whyflow`)")
+    serve.add_argument("--cate", metavar="MODEL[,MODEL]",
+                       help="serve only these CATE models of the run (default: all; each costs its own predict "
+                            "call per request: EconML's forests and meta-learners take 3-40 ms, the linear ones "
+                            "microseconds)")
     serve.add_argument("--max-rows", type=int, metavar="N", help="largest batch accepted per request (default: 10000)")
     serve.set_defaults(handler=_cmd_serve_model)
