@@ -57,14 +57,15 @@ def floor(folder: Path, workers: int) -> float:
 
     spec = AnalysisSpec(name="floor", base_dir=folder.parent, data={"path": folder.name}, treatment="coupon_sent",
                         outcome="gmv", confounders=["historical_gmv"])
+    best = float("inf")
     with RowGroups(open_source(spec), workers) as groups:
-        if workers > 1:
-            groups.map_tables(_rows, COLUMNS)  # start the workers (not timed: the analysis pays it once too)
-        started = time.perf_counter()
-        rows = groups.map_tables(_rows, COLUMNS)["rows"]
-        seconds = time.perf_counter() - started
+        groups.map_tables(_rows, COLUMNS)  # start the workers, warm the page cache (not timed)
+        for _ in range(3):  # best of three: the machine is shared
+            started = time.perf_counter()
+            rows = groups.map_tables(_rows, COLUMNS)["rows"]
+            best = min(best, time.perf_counter() - started)
     assert rows > 0
-    return seconds
+    return best
 
 
 def _rows(table, start: int) -> dict:
@@ -245,7 +246,6 @@ def main(argv: list[str] | None = None) -> int:
         folder = args.data / dataset_name(rows)
         if not (folder.with_name(f"{folder.name}.truth.json")).is_file():
             write_large(rows, args.data, workers=2)
-        floor(folder, 1)  # warm the page cache, as every pass of the analysis finds it
         floors[rows] = (floor(folder, 1), floor(folder, 2))
         print(f"{rows:,} rows: read-only floor {floors[rows][0]:.2f} s (1 process), {floors[rows][1]:.2f} s (2)",
               flush=True)
