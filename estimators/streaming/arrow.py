@@ -160,6 +160,9 @@ def _run(job: tuple) -> Stats:
     return fn(read_piece_table(piece, columns), piece.start)
 
 
+_PRELOAD = ["numpy", "pyarrow.parquet", "estimators.streaming.arrow", "estimators.streaming.passes"]
+
+
 def _worker_init() -> None:
     """One thread per worker (whyflow.parallel), and glibc told to keep freed memory for reuse: every
     block allocates the same large temporaries, and fresh pages from the kernel cost more than the
@@ -206,11 +209,14 @@ class RowGroups:
         if self.workers <= 1 or len(jobs) <= 1:
             return reduce_stats(_run(job) for job in jobs)
         if self._pool is None:
+            import multiprocessing
             from concurrent.futures import ProcessPoolExecutor
 
-            from whyflow.parallel import _context
-
-            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_context(), initializer=_worker_init)
+            # a clean forkserver (not a fork of a process running Prefect's threads) that preloads only what
+            # the passes use: whyflow.parallel's preload imports EconML, seconds of both cores for nothing here
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(_PRELOAD)
+            self._pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=context, initializer=_worker_init)
         return reduce_stats(self._pool.map(_run, jobs))
 
     def map_tables(self, fn: Callable, columns: list[str]) -> Stats:
