@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -42,6 +43,12 @@ def _whyflow(clone: Path, env: dict, *args: str) -> tuple[subprocess.CompletedPr
     started = time.perf_counter()
     done = _run([sys.executable, "-m", "flows.cli", *args], clone, env)
     return done, time.perf_counter() - started
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU of every finished child process (and theirs, as each waited for its own)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _run_id(done: subprocess.CompletedProcess) -> str:
@@ -82,15 +89,17 @@ def main() -> int:
         cold, results = [], None
         for _ in range(args.runs):
             shutil.rmtree(clone / ".whyflow" / "compare", ignore_errors=True)
+            cpu = _cpu_seconds()
             done, seconds = _whyflow(clone, env, "compare", run_a, run_b, "--json")
             results = json.loads(done.stdout.strip().rsplit("\n", 1)[0])
-            cold.append((seconds, results["replay_seconds"], [r["seconds"] for r in results["replays"]]))
+            cold.append((seconds, results["replay_seconds"], [r["seconds"] for r in results["replays"]],
+                         _cpu_seconds() - cpu))
         table, warm = _whyflow(clone, env, "compare", run_a, run_b)
         load_after = Path("/proc/loadavg").read_text().split()[:3]
     finally:
         subprocess.run(["git", "worktree", "prune"], cwd=clone, capture_output=True)
         shutil.rmtree(scratch, ignore_errors=True)
-    per_replay = [s for _, _, seconds in cold for s in seconds if s is not None]
+    per_replay = [s for _, _, seconds, _ in cold for s in seconds if s is not None]
     lines = [
         "# `whyflow compare A B` on the demo: 16 replays",
         "",
@@ -102,14 +111,15 @@ def main() -> int:
         "with 8 each, the diffs, the MLflow comparison run); A and B are demo runs (coupon_618, 124,300 rows, "
         "`--set refuters=[]`) whose data, graph, params and code all differ",
         "",
-        "| run | wall s (whole command) | replays s | replays |",
-        "|---:|---:|---:|---:|",
-        *[f"| {i + 1} | {w:.1f} | {r:.1f} | {len(s)} |" for i, (w, r, s) in enumerate(cold)],
-        f"| warm (cached) | {warm:.1f} | – | 0 |",
+        "| run | wall s (whole command) | replays s | replays | CPU s (all processes) |",
+        "|---:|---:|---:|---:|---:|",
+        *[f"| {i + 1} | {w:.1f} | {r:.1f} | {len(s)} | {c:.0f} |" for i, (w, r, s, c) in enumerate(cold)],
+        f"| warm (cached) | {warm:.1f} | – | 0 | – |",
         "",
-        f"**median wall, cold: {statistics.median(w for w, _, _ in cold):.1f} s**; median replays phase "
-        f"{statistics.median(r for _, r, _ in cold):.1f} s; median single replay {statistics.median(per_replay):.1f} s "
-        f"(in a worker process, imports paid once per worker)",
+        f"**median wall, cold: {statistics.median(w for w, _, _, _ in cold):.1f} s**; median replays phase "
+        f"{statistics.median(r for _, r, _, _ in cold):.1f} s; median single replay "
+        f"{statistics.median(per_replay):.1f} s (in a worker process, imports paid once per worker); median CPU "
+        f"{statistics.median(c for *_, c in cold):.0f} s, so about half that in wall time on 2 otherwise idle cores",
         "",
         "The last run's table:",
         "",

@@ -257,7 +257,8 @@ def _start_worker(base_dir: Path, cache: Path, index: int, group: list[ReplayJob
     worktrees.append(worktree)
     listing = _write_inputs(worktree, group, snapshots)
     env = {**os.environ, "PYTHONPATH": str(worktree), "MLFLOW_TRACKING_URI": _store(cache),
-           "WHYFLOW_WORKERS": threads, "PREFECT_LOGGING_LEVEL": "WARNING"}
+           "WHYFLOW_WORKERS": threads, "PREFECT_LOGGING_LEVEL": "WARNING",
+           "WHYFLOW_SERVE_MODELS": "0"}  # a replay registers no served model (tasks/serve/log.py)
     if api_url:
         env["PREFECT_API_URL"] = api_url
     log_file = open(cache / f"worker-{index}.log", "w")
