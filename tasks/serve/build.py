@@ -22,7 +22,7 @@ from estimators.base import CausalData
 from estimators.propensity import LogisticIRLS
 from tasks.record.result import RunResult
 from tasks.serve.encode import FeatureEncoder, column_codes
-from tasks.serve.model import CateModel, LinearForm, PolicyModel, ServedModels
+from tasks.serve.model import CateModel, CompiledTree, LinearForm, PolicyModel, ServedModels
 from whyflow.spec import AnalysisSpec
 
 __all__ = ["analysed_frame", "build_served_models", "DEFAULT_STRATA", "ServeBuildError", "NotServed"]
@@ -196,6 +196,19 @@ def _policy(spec: AnalysisSpec, result: RunResult, data: CausalData,
                        min_gain_per_cost=cutoff), []
 
 
+def _compiled(rule, matrix: np.ndarray):
+    """The rule's tree as a CompiledTree when it decides every run row as the tree does, else the rule."""
+    try:
+        compiled = CompiledTree.of(rule.tree)
+        rows = np.unique(matrix, axis=0)[:5000]
+        if np.array_equal(compiled.decide(rows), rule.decide(rows)) and np.array_equal(
+                compiled.decide(matrix), rule.decide(matrix)):
+            return compiled
+    except Exception as exc:  # a tree without sklearn-style arrays: its own predict serves
+        log.info("policy tree served through its own predict: %s", exc)
+    return rule
+
+
 def _strata(spec: AnalysisSpec, result: RunResult, e: np.ndarray) -> list[float]:
     from tasks.plan import estimator_options
 
@@ -232,6 +245,7 @@ def build_served_models(spec: AnalysisSpec, run_id: str, result: RunResult, fram
         expected = decision_features(training, policy_features, categorical=list(spec.categorical)).matrix
         if not np.array_equal(encoder.matrix(parsed, policy_features, drop_first=False), expected):
             raise ServeBuildError("the encoder does not rebuild the decision rule's features from the raw columns")
+        policy.tree = _compiled(policy.tree, expected)
     kind = result.overlap.propensity_model if result.overlap is not None else "logistic"
     W = data.covariates if data.covariates.shape[1] else np.zeros((data.n, 1))
     if kind == "logistic":

@@ -27,7 +27,8 @@ from tasks.record.result import RunResult
 from whyflow import constants as C
 from whyflow.spec import AnalysisSpec
 
-__all__ = ["log_served_models", "ENV_SWITCH", "ARTIFACT_PATH", "TAG_SERVE_STATUS", "TAG_SERVE_SECONDS", "registered_name"]
+__all__ = ["log_served_models", "ENV_SWITCH", "ARTIFACT_PATH", "TAG_SERVE_STATUS", "TAG_SERVE_SECONDS",
+           "registered_name"]
 
 log = logging.getLogger(__name__)
 ARTIFACT_PATH = "served_model"
