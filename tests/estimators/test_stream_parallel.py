@@ -90,3 +90,20 @@ def test_merge_order_changes_nothing_beyond_rounding(dataset):
     backward = reduce_stats(shuffled)
     for key, value in forward.items():
         np.testing.assert_allclose(backward[key], value, rtol=1e-12, atol=1e-9, err_msg=key)
+
+
+def test_the_quality_scan_over_row_groups_equals_the_chunked_scan(dataset):
+    from tasks.scale.quality import scan_source
+
+    spec = AnalysisSpec(name="big", base_dir=dataset.parent, data={"path": dataset.name}, treatment="coupon_sent",
+                        outcome="gmv", confounders=["historical_gmv"], segments=["member_level"],
+                        sample={"rate": 0.5, "stratify_by": ["member_level"]})
+    columns = ["coupon_sent", "gmv", "historical_gmv", "user_activity", "member_level"]
+    chunked = scan_source(_source(dataset), spec, columns, sample_rows=2000)
+    with RowGroups(_source(dataset), workers=2) as groups:
+        grouped = scan_source(_source(dataset), spec, columns, sample_rows=2000, groups=groups)
+    assert (grouped.rows, grouped.nulls, grouped.minimum, grouped.maximum, grouped.levels) == \
+        (chunked.rows, chunked.nulls, chunked.minimum, chunked.maximum, chunked.levels)
+    assert grouped.treatment_values == chunked.treatment_values == [0, 1]
+    assert list(grouped.sample.index) == list(chunked.sample.index)
+    assert sum(v for k, v in grouped.strata.items() if "\x00" not in k) == 12_000

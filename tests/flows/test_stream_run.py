@@ -47,6 +47,14 @@ def test_streamed_run_logs_the_same_keys(project, prefect_server, monkeypatch):
     assert summary["results"]["scale"]["engine"] == "stream"
     segments = summary["results"]["cate_by_segment"]["stream_linear_dml"]["member_level"]
     assert [row["segment"] for row in segments] == ["SVIP", "VIP", "new", "regular"]
+    # refutation and sensitivity streamed into the same records as an in-memory run
+    for name in ("stream_linear_regression", "stream_linear_dml", "stream_aipw"):
+        assert run.data.metrics[f"refute_passed.placebo.{name}"] == 1.0
+        assert run.data.metrics[f"refute_passed.data_subset.{name}"] == 1.0
+        assert 0 < run.data.metrics[f"sensitivity.rv_q1.{name}"] < 1
+    refutations = {(r["refuter"], r["estimator"]): r for r in summary["results"]["refutations"]}
+    assert refutations[("plasmode", "stream_aipw")]["verdict"] == "not_applicable"
+    assert summary["results"]["sensitivity"]["ols"]["benchmark"]
 
 
 def test_over_budget_non_streaming_estimator_exits_2_before_the_flow(project, monkeypatch, capsys):
