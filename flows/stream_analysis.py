@@ -33,6 +33,7 @@ from tasks.graph.implications import graph_gate_failure
 from tasks.record.result import RunResult
 from tasks.record.run import known_truth, tracked_run
 from tasks.record.tracking import log_metrics
+from tasks.scale.decision import decide_streamed
 from tasks.scale.evidence import evidence_request, streamed_refutations, streamed_sensitivity
 from tasks.scale.quality import frame_design
 from tasks.scale.source import EngineChoice
@@ -156,6 +157,12 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
         seconds = time.perf_counter() - started
         with timer("evidence"):
             refutations = streamed_refutations(result, estimates, spec.refuters, spec.negative_controls.exposures)
+            aipw = next((e for e in estimates if e.estimator == "stream_aipw" and e.ok), None)
+            decision = decide_streamed(spec, result["aipw"], result["n"], aipw.value, aipw.std_error) \
+                if spec.decision is not None and aipw is not None else None
+            if spec.decision is not None and decision is None:
+                warnings.append("decision: the streamed rule needs stream_aipw and a categorical decision feature "
+                                "(or a segment); none was available, so no rule was made")
             sensitivity = streamed_sensitivity(result, design.layout.w_names, estimates, spec.treatment_type,
                                                spec.sensitivity.benchmark, tuple(spec.sensitivity.multiples)) \
                 if "moments" in result else None
@@ -175,7 +182,7 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
                             identification=identification, estimates=estimates, naive=_naive(result),
                             selection=plan.selection(), truth=known_truth(spec), cate_by_segment=cate, overlap=balance,
                             graph_tests=tested, nuisance=nuisance, warnings=warnings, refutations=refutations,
-                            sensitivity=sensitivity, answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
+                            sensitivity=sensitivity, decision=decision, answer=choose_answer(estimates, plan.design, (nuisance.outcome, nuisance.propensity)))
             outcome = s.record_t(spec, run_id, run, graph, one_off)
         log_metrics(spec.base_dir, run_id, {f"scale.seconds.{r['step']}": r["seconds"] for r in timer.rows}
                     | {f"scale.peak_rss_mib.{r['step']}": r["peak_rss_mib"] for r in timer.rows}

@@ -87,8 +87,13 @@ def _scan_chunk(frame: pd.DataFrame, spec: AnalysisSpec, categorical: set[str], 
 
 
 def _grouped(spec: AnalysisSpec) -> list[str]:
-    """Columns whose levels the scan collects besides the categorical ones: segments and the sample's strata."""
-    return [*spec.segments, *(spec.sample.stratify_by if spec.sample is not None else [])]
+    """Columns whose levels the scan collects besides the categorical ones, and the streamed passes sum per
+    level: segments, the sample's strata and the streamed decision's feature."""
+    from tasks.scale.decision import decision_feature
+
+    feature = decision_feature(spec)
+    return list(dict.fromkeys([*spec.segments, *(spec.sample.stratify_by if spec.sample is not None else []),
+                               *([feature] if feature else [])]))
 
 
 def _levels_of(column) -> set[str]:

@@ -29,7 +29,7 @@ def test_streamed_run_logs_the_same_keys(project, prefect_server, monkeypatch):
     from whyflow import constants as C
 
     folder = write_large(6000, project / "data" / "large", chunk_rows=2000, seed=21)
-    _add_analysis(project, "big", folder.name, "    engine: stream\n    chunk_rows: 1500\n")
+    _add_analysis(project, "big", folder.name, "    engine: stream\n    chunk_rows: 1500\n    decision: {cost: 50}\n")
     monkeypatch.chdir(project)
     summary = analysis(analysis="big", params_file=str(project / "params.yaml"))
     run = tracking.client(project).get_run(summary["run_id"])
@@ -55,6 +55,8 @@ def test_streamed_run_logs_the_same_keys(project, prefect_server, monkeypatch):
     refutations = {(r["refuter"], r["estimator"]): r for r in summary["results"]["refutations"]}
     assert refutations[("plasmode", "stream_aipw")]["verdict"] == "not_applicable"
     assert summary["results"]["sensitivity"]["ols"]["benchmark"]
+    decision = summary["results"]["decision"]  # a rule by member level from the streamed DR scores
+    assert decision["policy"]["feature"] == "member_level" and "decision.value" in run.data.metrics
 
 
 def test_over_budget_non_streaming_estimator_exits_2_before_the_flow(project, monkeypatch, capsys):
