@@ -75,11 +75,15 @@ def _start(kind: str, analysis: str, params: Path, port: int) -> tuple[subproces
     return process, _wait(port, process), " ".join(Path(c).name if c == sys.executable else c for c in command)
 
 
+def _version(port: int) -> dict | None:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=5) as answer:
+        return json.loads(answer.read()) if answer.headers.get_content_type() == "application/json" else None
+
+
 def _bodies(analysis: str, params: Path, port: int, rows: int, count: int, seed: int) -> list[bytes]:
     from whyflow.spec import load_spec
 
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/version", timeout=5) as answer:
-        version = json.loads(answer.read()) if answer.headers.get_content_type() == "application/json" else None
+    version = _version(port)
     spec = load_spec(params, analysis, [])
     import pandas as pd
 
@@ -155,9 +159,11 @@ def main() -> int:
     results, started_at = [], dt.datetime.now(dt.timezone.utc)
     commands = {}
     bodies: dict[int, list[bytes]] = {}
+    served = None
     for kind in args.servers.split(","):
         port = _free_port()
         process, ready, commands[kind] = _start(kind, args.analysis, args.params, port)
+        served = served or _version(port)
         try:
             for rows in (int(r) for r in args.rows.split(",")):
                 if rows not in bodies:
@@ -185,6 +191,9 @@ def main() -> int:
              "(other sessions share these cores)",
              f"- command: `{command}`",
              *[f"- {kind} server: `{cmd}`" for kind, cmd in commands.items()],
+             *([f"- model: {served['analysis']} version {served['model_version']} (run {served['run_id']}), "
+                f"outputs {', '.join(served['outputs'])}; policy: {(served['policy'] or {}).get('rule')}"]
+               if served else []),
              f"- each cell: {args.repeats} repeats of up to {args.requests} requests or {args.seconds:g} s each, after "
              f"{args.warmup} warm-up requests; P50/P90/P99/max/throughput are medians over the repeats (requests and "
              "errors: totals); "
@@ -208,6 +217,11 @@ def main() -> int:
                 p99 = cells[(1, clients)]["p99"]
                 lines.append(f"- {kind}, single row, {clients} client{'s' if clients > 1 else ''}: P99 {p99:.2f} ms "
                              f"({'meets' if p99 < limit else 'misses'} < {limit:g} ms)")
+    lines += ["", "Both servers load the same registered pyfunc. MLflow's (`mlflow models serve`, FastAPI on uvicorn with "
+              "h11; httptools and uvloop are not installed) builds a pandas frame, enforces the signature and "
+              "serialises through pandas on every request; `whyflow serve-model` (stdlib ThreadingHTTPServer, "
+              "orjson, keep-alive, TCP_NODELAY) parses the JSON once and calls the served models' `score` on "
+              "numpy columns. Percentiles include the client's own time on the same two cores."]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
