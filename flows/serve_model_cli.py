@@ -47,7 +47,8 @@ def _load(found, max_rows: int | None, cate: list[str] | None = None) -> tuple[o
     described = models.describe()
     return models, {"analysis": found.analysis, "model_version": found.version, "run_id": found.run_id,
                     "versions": models.versions, "mlflow": mlflow.__version__, "features": described["features"],
-                    "outputs": [name for name, _ in models.outputs()], "max_rows": models.max_rows,
+                    "outputs": [name for name, _ in models.outputs()], "strata": described["strata"],
+                    "propensity_model": described["propensity_model"], "max_rows": models.max_rows,
                     "policy": described["policy"], "server": "whyflow (stdlib ThreadingHTTPServer, orjson)"}
 
 
