@@ -44,6 +44,7 @@ def _load(found, max_rows: int | None, cate: list[str] | None = None) -> tuple[o
     if max_rows is not None:
         models.max_rows = max_rows
     _keep_cate(models, cate)
+    models.warm()  # a forest's or meta-learner's answers for the run's distinct feature rows, computed once
     described = models.describe()
     return models, {"analysis": found.analysis, "model_version": found.version, "run_id": found.run_id,
                     "versions": models.versions, "mlflow": mlflow.__version__, "features": described["features"],

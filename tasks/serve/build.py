@@ -22,7 +22,7 @@ from estimators.base import CausalData
 from estimators.propensity import LogisticIRLS
 from tasks.record.result import RunResult
 from tasks.serve.encode import FeatureEncoder, column_codes
-from tasks.serve.model import CateModel, CompiledTree, LinearForm, PolicyModel, ServedModels
+from tasks.serve.model import MEMO_ROWS, CateModel, CompiledTree, LinearForm, PolicyModel, ServedModels
 from whyflow.spec import AnalysisSpec
 
 __all__ = ["analysed_frame", "build_served_models", "DEFAULT_STRATA", "ServeBuildError", "NotServed"]
@@ -158,10 +158,14 @@ def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnin
             if not np.allclose(model.effect(probe)[0], before, rtol=1e-9, atol=1e-12):
                 raise ServeBuildError("its effects changed when its training arrays were dropped")
             model.interval = _interval_kind(model, probe)
+            features = model.estimator.features(data)
             try:
-                model.form = _linear_form(model, model.estimator.features(data))
+                model.form = _linear_form(model, features)
             except Exception as exc:  # EconML without effect_inference here: its own calls serve
                 log.info("CATE model %s keeps EconML's own effect calls: %s", model.name, exc)
+            support = np.unique(features, axis=0)
+            model.support = support if len(support) <= MEMO_ROWS else None
+            model.__dict__.pop("_memo", None)  # answers remembered while the model was being set up
             models.append(model)
         except Exception as exc:  # recorded; the other models are still served
             warnings.append(f"CATE model {estimate.estimator} not served: {type(exc).__name__}: {exc}")

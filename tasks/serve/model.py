@@ -20,7 +20,8 @@ import pandas as pd
 from estimators.base import CausalData
 from tasks.serve.encode import FeatureEncoder, RequestError
 
-__all__ = ["LinearForm", "CompiledTree", "CateModel", "PolicyModel", "ServedModels", "ServedRun", "MAX_ROWS"]
+__all__ = ["LinearForm", "CompiledTree", "CateModel", "MEMO_ROWS", "PolicyModel", "ServedModels", "ServedRun",
+           "MAX_ROWS"]
 
 MAX_ROWS = 10_000  # rows per request: a larger batch is refused with 413, naming the limit
 
@@ -50,20 +51,59 @@ class LinearForm:
         return self.intercept + X @ self.coef, np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", phi, self.cov, phi), 0.0))
 
 
+MEMO_ROWS = 4096  # distinct feature rows whose effects a served CATE model remembers
+
+
 @dataclass
 class CateModel:
-    """One fitted CATE estimator of the run (refitted on the run's analysed rows with its seed)."""
+    """One fitted CATE estimator of the run (refitted on the run's analysed rows with its seed).
+
+    A model without a closed form (EconML's forests and meta-learners: 3-50 ms per call, mostly their
+    own validation and, for a forest, its bootstrap-of-little-bags interval) remembers the effect of
+    each distinct feature row it has scored, up to MEMO_ROWS rows; its effect at a row does not depend
+    on the other rows of a request, so a remembered answer is the answer. `support` holds the run's
+    distinct feature rows when there are at most MEMO_ROWS of them (categorical modifiers), scored once
+    when the server starts (`warm`)."""
 
     name: str
     estimator: Any = field(repr=False)
     interval: str | None = None  # "econml" (model_.effect_interval), "linear" (HC1 contrast) or None
     form: LinearForm | None = None  # when set (and verified), effect and interval come from it
+    support: np.ndarray | None = field(default=None, repr=False)
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_memo"}  # remembered answers are not logged
 
     def effect(self, data: CausalData) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         X = self.estimator.features(data)
         if self.form is not None:
             tau, se = self.form.effect(X)
             return tau, tau - 1.959963984540054 * se, tau + 1.959963984540054 * se
+        return self._remembered(np.ascontiguousarray(X, dtype=float))
+
+    def warm(self) -> None:
+        if self.form is None and self.support is not None and len(self.support):
+            self._remembered(np.ascontiguousarray(self.support, dtype=float))
+
+    def _remembered(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+        memo = self.__dict__.setdefault("_memo", {})
+        keys = [row.tobytes() for row in X]
+        new: dict[bytes, int] = {}
+        for i, key in enumerate(keys):
+            if key not in memo and key not in new:
+                new[key] = i
+        if new:
+            if len(memo) + len(new) > MEMO_ROWS:  # too many distinct rows to remember: answered directly
+                return self._compute(X)
+            tau, low, high = self._compute(X[list(new.values())])
+            for j, key in enumerate(new):
+                memo[key] = (tau[j], np.nan if low is None else low[j], np.nan if high is None else high[j])
+        found = np.array([memo[key] for key in keys], dtype=float).reshape(len(keys), 3)
+        if self.interval is None:
+            return found[:, 0], None, None
+        return found[:, 0], found[:, 1], found[:, 2]
+
+    def _compute(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
         tau = np.asarray(self.estimator.effect(X), dtype=float).ravel()
         if self.interval == "linear":
             se = _linear_regression_se(self.estimator, X)
@@ -170,6 +210,11 @@ class ServedModels:
                 "cate_models": [m.name for m in self.cate],
                 "policy": None if self.policy is None else {"kind": self.policy.kind, "rule": self.policy.rule},
                 "max_rows": self.max_rows}
+
+    def warm(self) -> None:
+        """Score the run's distinct feature rows once (models without a closed form remember them)."""
+        for model in self.cate:
+            model.warm()
 
     def outputs(self) -> list[tuple[str, str]]:
         """The prediction's fields and their MLflow types, in order."""
