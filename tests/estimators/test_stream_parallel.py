@@ -75,8 +75,9 @@ def test_two_workers_equal_one_and_the_chunk_engine(dataset):
     a, b, c = _flat(serial), _flat(parallel), _flat(chunked)
     assert a == b  # the same per-row-group reduction, merged in the same order: identical
     assert a.keys() == c.keys()
-    for key in a:
-        assert a[key] == pytest.approx(c[key], rel=1e-10, abs=1e-9), key
+    for key in a:  # other chunk boundaries: rounding, and a Newton stop that may fall one pass apart (tol 1e-8)
+        if key != "passes":
+            assert a[key] == pytest.approx(c[key], rel=1e-8, abs=1e-8), key
     assert serial["passes"] == parallel["passes"]
 
 
