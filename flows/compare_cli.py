@@ -70,7 +70,9 @@ def print_comparison(result: dict) -> None:
                   "split the replayed difference", file=sys.stderr)
     replays = result["replays"]
     ran = [r for r in replays if r["status"] == "ok"]
-    print(f"shares: exact Shapley values over the {sum(len(r['combinations']) for r in replays)} combinations "
+    methods = sorted({e["method"] for e in result["estimates"].values() if e["method"]})
+    kind = "exact Shapley values" if methods == ["shapley"] else "/".join(methods) or "none"
+    print(f"shares: {kind} over the {sum(len(r['combinations']) for r in replays)} combinations "
           f"({len(ran)} replayed, {sum(r['status'] == 'cached' for r in replays)} cached, "
           f"{sum(r['status'] == 'failed' for r in replays)} failed) in {result['replay_seconds']:.0f} s; "
           "interaction = B - A minus the first-order effects")
