@@ -1,5 +1,5 @@
 """`whyflow serve-model ANALYSIS`: serve a run's propensity, CATE and policy models on MLflow's scoring
-protocol (tasks/serve/http.py). Only argparse at import: MLflow and the models load when the command runs."""
+protocol (tasks/serve/server.py). Only argparse at import: MLflow and the models load when the command runs."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ def _watch(server, base_dir: Path, analysis: str, current: int, every: float, ma
 def _cmd_serve_model(args: argparse.Namespace) -> int:
     import signal
 
-    from tasks.serve.http import ScoringServer
+    from tasks.serve.server import ScoringServer
     from tasks.serve.registry import ServedModelNotFound, find_served_model
     from whyflow.threads import single_threaded
 

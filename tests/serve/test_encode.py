@@ -11,7 +11,7 @@ import pytest
 
 from estimators.base import CausalData
 from tasks.serve.encode import FeatureEncoder, RequestError, column_codes
-from tasks.serve.http import parse_invocation
+from tasks.serve.server import parse_invocation
 
 
 @pytest.fixture
