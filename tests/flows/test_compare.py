@@ -88,8 +88,15 @@ def test_unknown_run_is_exit_2(project, empty_mlflow_db):
     shutil.copy(empty_mlflow_db, project / "mlflow.db")
     done = whyflow_cli(project, "compare", "0" * 32, "1" * 32)
     assert done.returncode == 2 and f"run '{'0' * 32}' is not in the MLflow store" in done.stderr
-    same = whyflow_cli(project, "compare", "0" * 32, "0" * 32)
-    assert same.returncode == 2, same.stderr[-500:]
+
+
+def test_a_run_compared_with_itself_is_refused(tmp_path):
+    from tasks.compare.runs import load_pair
+    from whyflow.errors import ReproductionError
+
+    with pytest.raises(ReproductionError, match="two different runs") as refused:
+        load_pair(tmp_path, "a" * 32, "a" * 32)
+    assert refused.value.exit_code == 2
 
 
 def test_monitor_attaches_the_attribution_of_an_estimate_change(monkeypatch):
