@@ -94,12 +94,15 @@ def _project(root: Path, folder: Path, engine: str, extra: str = "") -> Path:
 
 
 class TreeMemory:
-    """Peak of the summed resident memory of a process and all its descendants (sampled every 0.2 s)."""
+    """Peak of the summed resident memory of a process and all its descendants (sampled every 0.2 s), and
+    the CPU seconds each of them used (last sample per process): on a shared machine the CPU time says what
+    the run costs, the wall time what it got."""
 
     def __init__(self, pid: int):
         import psutil
 
         self.root, self.peak, self._stop = psutil.Process(pid), 0, threading.Event()
+        self.cpu: dict[int, float] = {}
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
@@ -113,6 +116,8 @@ class TreeMemory:
                 for p in procs:
                     try:
                         total += p.memory_info().rss
+                        times = p.cpu_times()
+                        self.cpu[p.pid] = times.user + times.system
                     except psutil.Error:
                         pass
                 self.peak = max(self.peak, total)
@@ -137,6 +142,7 @@ def _run(project: Path, prefect_home: Path) -> dict:
     memory = TreeMemory(child.pid)
     stdout, stderr = child.communicate()
     tree_peak = memory.stop()
+    cpu_seconds = sum(memory.cpu.values())
     wall = time.perf_counter() - started
     if child.returncode != 0:
         raise SystemExit(f"whyflow run failed ({child.returncode}):\n{stderr[-3000:]}")
@@ -149,7 +155,8 @@ def _run(project: Path, prefect_home: Path) -> dict:
     estimates = json.loads((results / "estimates.json").read_text())
     refutation = json.loads((results / "refutation.json").read_text()) if (results / "refutation.json").exists() \
         else None
-    return {"wall": wall, "peak_mib": peak, "tree_peak_mib": tree_peak, "metrics": metrics, "estimates": estimates,
+    return {"wall": wall, "peak_mib": peak, "tree_peak_mib": tree_peak, "cpu_seconds": cpu_seconds,
+            "metrics": metrics, "estimates": estimates,
             "refutation": refutation, "load_before": load_before, "load_after": os.getloadavg()}
 
 
@@ -170,6 +177,8 @@ def _table(results: dict[int, list[dict]], floors: dict[int, tuple[float, float]
         lines.append(f"| {step} | " + " | ".join(cells) + " |")
     lines.append("| **whole run** (wall, s) | " + " | ".join(
         f"**{_median(results[n], lambda r: r['wall']):.1f}**" for n in sizes) + " |")
+    lines.append("| CPU seconds, all processes (sampled; / 2 cores = the wall time on an idle machine, at best) | "
+                 + " | ".join(f"{_median(results[n], lambda r: r['cpu_seconds']):.0f}" for n in sizes) + " |")
     lines.append("| peak memory, all processes (MiB; main + workers, sampled) | " + " | ".join(
         f"{_median(results[n], lambda r: r['tree_peak_mib']):.0f}" for n in sizes) + " |")
     lines.append("| passes over the data (quality scan + estimate) | " + " | ".join(

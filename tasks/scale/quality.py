@@ -103,7 +103,8 @@ def _levels_of(column) -> set[str]:
 
     array = column.combine_chunks() if isinstance(column, pa.ChunkedArray) else column
     if pa.types.is_dictionary(array.type):
-        used = np.unique(array.indices.drop_null().to_numpy(zero_copy_only=False))
+        codes = array.indices.drop_null().to_numpy(zero_copy_only=False)
+        used = np.flatnonzero(np.bincount(codes.astype(np.intp), minlength=len(array.dictionary)))
         return {str(v) for v in array.dictionary.take(pa.array(used)).to_pylist()}
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         return set(pc.unique(array).drop_null().to_pylist())
@@ -120,7 +121,7 @@ def _scan_table(table, start: int, spec: AnalysisSpec, categorical: set[str], ra
         if column in categorical or column in _grouped(spec):
             out[f"set:{column}"] = _levels_of(array)
         elif (pa.types.is_integer(array.type) or pa.types.is_floating(array.type)) and array.null_count < len(array):
-            values = array.to_numpy().astype(float, copy=False) if not array.null_count else \
+            values = array.to_numpy() if not array.null_count else \
                 array.to_pandas().to_numpy(dtype=float, na_value=np.nan)
             out[f"min:{column}"], out[f"max:{column}"] = np.nanmin(values), np.nanmax(values)
     if spec.treatment_type == "binary":
