@@ -60,6 +60,14 @@ def _print_health(report: list[dict]) -> None:
             table.add_row(health["analysis"], (health["run_id"] or "-")[:12], check["name"], observed,
                           f"{check['threshold']:.4g}", "ok" if check["passed"] else "ALERT")
     Console(width=140).print(table)
+    for health in report:
+        explained = health.get("attribution") or {}
+        if explained.get("error"):
+            print(f"{health['analysis']}: no attribution against {explained['previous_run'][:12]}: {explained['error']}")
+        for name, moved in (explained.get("estimates") or {}).items():
+            shares = ", ".join(f"{factor} {share:+.4g}" for factor, share in moved["attribution"].items())
+            print(f"{health['analysis']}: {name} moved {moved['a']:.4g} -> {moved['b']:.4g} since run "
+                  f"{explained['previous_run'][:12]}: {shares} ({moved['method']}; MLflow run {explained['compare_run']})")
 
 
 def _cmd_monitor(args: argparse.Namespace) -> int:
@@ -97,7 +105,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         # and that no UI can reach.
         raise SpecError("PREFECT_API_URL must point at a Prefect server (start one with `prefect server start`, then "
                         "export PREFECT_API_URL=http://127.0.0.1:4200/api); got none")
-    print(f"whyflow serve: deployments analysis/whyflow, reproduce/whyflow, monitor/whyflow on {api}; "
+    print(f"whyflow serve: deployments analysis/whyflow, reproduce/whyflow, monitor/whyflow, compare/whyflow on {api}; "
           "Ctrl-C stops", flush=True)
     serve_deployments(args.params, monitor_cron=args.monitor_cron, limit=args.limit)
     return 0
@@ -115,7 +123,7 @@ def _cmd_spec(args: argparse.Namespace) -> int:
 
 def add_operations_parsers(commands) -> None:
     serve = commands.add_parser("serve", help="serve the Prefect deployments analysis/whyflow, reproduce/whyflow, "
-                                              "monitor/whyflow (start runs from the Prefect UI)")
+                                              "monitor/whyflow, compare/whyflow (start runs from the Prefect UI)")
     serve.add_argument("--params", default="params.yaml", help="params file whose analyses the form offers")
     serve.add_argument("--monitor-cron", metavar="CRON", help="schedule the monitor flow (default: monitor.schedule)")
     serve.add_argument("--limit", type=int, metavar="N", help="at most N flow runs at once (default: no limit)")

@@ -13,7 +13,7 @@ from prefect.cache_policies import NO_CACHE
 from flows.retry import retry_options
 from tasks.compare import attribution, replay, report, runs
 
-__all__ = ["compare", "prefect_api_url"]
+__all__ = ["compare", "explain_alert", "prefect_api_url"]
 
 
 def _task(fn, name: str, *, io: bool = False):
@@ -82,5 +82,3 @@ def explain_alert(params_file: str, health) -> dict | None:
             "estimates": {name: {k: e[k] for k in ("a", "b", "attribution", "method")}
                           for name, e in result["estimates"].items()}}
 
-
-__all__ += ["explain_alert"]

@@ -8,9 +8,10 @@ import os
 
 from flows.serve import build_flows
 
-__all__ = ["analysis", "reproduce", "monitor"]
+__all__ = ["analysis", "compare", "monitor", "reproduce"]
 
 _flows = build_flows(os.environ.get("WHYFLOW_PARAMS", "params.yaml"))
 analysis = _flows["analysis"]
 reproduce = _flows["reproduce"]
 monitor = _flows["monitor"]
+compare = _flows["compare"]

@@ -47,7 +47,8 @@ def monitor(params_file: str = "params.yaml", analyses: list[str] | None = None)
             log.info("%s: %s = %s (threshold %s): %s", name, check.name, check.observed, check.threshold,
                      "ok" if check.passed else "ALERT")
         if health.alerts:
-            attributions[name] = explain_alert(params_file, health)  # why an estimate moved (flows/compare.py)
+            # why an estimate moved (flows/compare.py): up to 16 replays, so `monitor.explain: false` skips it
+            attributions[name] = explain_alert(params_file, health) if settings.explain else None
             _emit(health, attributions[name])
             tag_t(spec, health)
         report.append(health)

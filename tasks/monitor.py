@@ -43,6 +43,7 @@ class MonitorSpec(BaseModel):
     max_smd_after: float = Field(0.1, gt=0.0)
     max_data_age_hours: float | None = Field(24.0, gt=0.0)  # None: not checked
     schedule: str | None = None                      # cron for the served monitor deployment
+    explain: bool = True  # an estimate-change alert is attributed to data/graph/params/code (whyflow compare)
 
 
 class MonitorAlert(WhyflowError):

@@ -7,6 +7,7 @@ __all__ = [
     "EXIT_MISMATCH",
     "EXIT_ALERT",
     "TAG_MONITOR_ALERT",
+    "TAG_COMPARES",
     "TAG_ANALYSIS",
     "TAG_DATA_MD5",
     "TAG_DATA_PATH",
@@ -47,6 +48,7 @@ TAG_SEED = "whyflow.seed"
 TAG_FAILURE = "whyflow.failure"
 TAG_WARNINGS = "whyflow.warnings"  # gates left at their defaults that failed: the run went on
 TAG_REPRODUCES = "whyflow.reproduces"
+TAG_COMPARES = "whyflow.compares"  # "<run A>,<run B>" on a `whyflow compare` run
 TAG_MONITOR_ALERT = "whyflow.monitor.alert"  # set by the monitor flow on the run that alerted
 
 # The version tags, keyed by the name they carry in results/<analysis>/estimates.json "versions".

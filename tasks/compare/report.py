@@ -15,12 +15,12 @@ from typing import Any
 
 from tasks.compare.shapley import FACTORS
 from tasks.record import tracking
+from whyflow.constants import TAG_COMPARES
 from whyflow.format import number
 
-__all__ = ["TAG_COMPARES", "compare_experiment", "waterfall_png", "render_comparison", "log_comparison"]
+__all__ = ["compare_experiment", "waterfall_png", "render_comparison", "log_comparison"]
 
 log = logging.getLogger(__name__)
-TAG_COMPARES = "whyflow.compares"  # "<run A>,<run B>" on the comparison's MLflow run
 _COLOURS = {"data": "#1b9e77", "graph": "#d95f02", "params": "#7570b3", "code": "#e7298a"}
 _STYLE = ("body{font-family:system-ui,sans-serif;max-width:1000px;margin:1.5em auto;color:#222}"
           "table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;"

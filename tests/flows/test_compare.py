@@ -35,8 +35,10 @@ def test_compare_attributes_the_move_to_the_graph(served, capsys):
     project = served
     params = project / "params.yaml"  # the runs without refuters: compare replays none anyway
     params.write_text(params.read_text().replace("refuters: [placebo, random_common_cause, data_subset]",
-                                                 "refuters: []"))
-    git(project, "commit", "-qam", "no refuters")
+                                                 "refuters: []")
+                      .replace("estimators: [linear_regression, ps_stratification, ipw, linear_dml]",
+                               f"estimators: [{', '.join(ESTIMATORS)}]"))
+    git(project, "commit", "-qam", "no refuters, two estimators")
     first = _run_id(whyflow_cli(project, "run", "coupon_618"))
     write_dataset("coupon_618", project / "data" / "raw", rows=8000, seed=12)  # a new draw of the same process
     graph = project / "data" / "graphs" / "coupon_618.dot"
@@ -49,7 +51,7 @@ def test_compare_attributes_the_move_to_the_graph(served, capsys):
     git(project, "commit", "-qam", "new data draw, graph without activity's edges, seed 43")
     second = _run_id(whyflow_cli(project, "run", "coupon_618"))
 
-    done = whyflow_cli(project, "compare", first, second, "--json", *(f"--estimator={e}" for e in ESTIMATORS))
+    done = whyflow_cli(project, "compare", first, second, "--json")
     compare_run = _run_id(done)
     result = json.loads(done.stdout.strip().rsplit("\n", 1)[0])
     assert result["runs"] == [first, second]
@@ -82,6 +84,15 @@ def test_compare_attributes_the_move_to_the_graph(served, capsys):
     table = capsys.readouterr().out
     for word in ("data", "graph", "params", "code", "linear_regression", "SMD", "interaction"):
         assert word in table, word
+
+    # the monitor's estimate-change alert carries the same attribution (its replays are the cached ones)
+    params.write_text(params.read_text() + "\nmonitor: {max_estimate_change: 0.02, max_data_age_hours: null}\n")
+    alerted = whyflow_cli(project, "monitor", "coupon_618")
+    assert alerted.returncode == 5, alerted.stderr[-3000:]
+    lines = [line for line in alerted.stdout.splitlines() if " moved " in line and "since run" in line]
+    assert {line.split(": ")[1].split(" moved")[0] for line in lines} == set(ESTIMATORS), alerted.stdout
+    graph_share = result["estimates"]["ipw"]["attribution"]["graph"]
+    assert any(line.startswith("coupon_618: ipw moved") and f"graph {graph_share:+.4g}" in line for line in lines)
 
 
 def test_unknown_run_is_exit_2(project, empty_mlflow_db):

@@ -61,7 +61,8 @@ def test_prefect_yaml_names_the_deployed_entrypoints(params, monkeypatch):
 
     config = yaml.safe_load((REPO / "prefect.yaml").read_text())
     entrypoints = [d["entrypoint"] for d in config["deployments"]]
-    assert entrypoints == ["flows/deployed.py:analysis", "flows/deployed.py:reproduce", "flows/deployed.py:monitor"]
+    assert entrypoints == ["flows/deployed.py:analysis", "flows/deployed.py:reproduce", "flows/deployed.py:monitor",
+                           "flows/deployed.py:compare"]
     assert {d["name"] for d in config["deployments"]} == {"whyflow"}
     assert all(d["work_pool"]["name"] == "whyflow" for d in config["deployments"])
     monkeypatch.setenv("WHYFLOW_PARAMS", str(params))
