@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.flows.test_run import run, run_id_of
+from tests.flows.test_run import mlflow_client, run, run_id_of
 
 pytest.importorskip("jax")
 pytestmark = pytest.mark.slow
@@ -33,11 +33,11 @@ def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_fo
     estimator_options:
       tarnet: {{members: 2, max_epochs: 80, patience: 10}}
 """)
-    effects = []
+    effects, run_ids = [], []
     for _ in range(2):
         code, out, err = run(project, capsys, "ihdp")
         assert code == 0, err
-        run_id_of(out)
+        run_ids.append(run_id_of(out))
         effects.append(pd.read_parquet(project / "results/ihdp/unit_effects.parquet"))
     first, second = effects
     assert list(first["row"]) == list(range(len(frame)))
@@ -46,3 +46,13 @@ def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_fo
     # knowing the true ATE and nothing else scores the SD of the true effects (4.8); the network must
     # recover much of the heterogeneity (published TARNet median 0.88 over 1,000 replicates)
     assert pehe < 0.5 * truth.std(), pehe
+    # the network is the run's served CATE model: an MLflow pyfunc that answers new rows as the run did
+    import mlflow.pyfunc
+
+    status = mlflow_client(project).get_run(run_ids[1]).data.tags["whyflow.serve.status"]
+    assert status.startswith("registered"), status
+    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
+    served = mlflow.pyfunc.load_model(f"runs:/{run_ids[1]}/served_model")
+    answered = pd.DataFrame(served.predict(frame[names].head(20)))
+    # float32 networks: other batch shapes round differently in the sixth digit
+    np.testing.assert_allclose(answered["cate.tarnet"], first["cate.tarnet"].head(20), rtol=1e-5, atol=1e-4)
