@@ -38,3 +38,11 @@ def test_a_valid_sample_names_its_stratum_column_as_needed(tmp_path):
     (tmp_path / "params.yaml").write_text(BASE + "    sample: {rate: 0.1, stratify_by: [level]}\n")
     spec = load_spec(tmp_path / "params.yaml", "a")
     assert spec.sample.rate == 0.1 and "level" in spec.columns_needed()
+
+
+def test_sample_on_an_in_memory_run_is_refused_in_one_line(tmp_path):
+    from tasks.scale.source import choose_engine
+
+    (tmp_path / "params.yaml").write_text(BASE + "    sample: {rate: 0.1}\n")
+    with pytest.raises(SpecError, match=r"^analysis 'a': key 'sample' applies to streamed runs .*runs in memory$"):
+        choose_engine(load_spec(tmp_path / "params.yaml", "a"))
