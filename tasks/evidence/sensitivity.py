@@ -27,11 +27,11 @@ from estimators.base import CausalData, Estimate
 
 __all__ = ["SensitivityReport", "OlsSensitivity", "analyse_sensitivity", "ols_sensitivity", "partial_r2",
            "robustness_value", "evalue", "evalue_of_estimate", "adjusted_estimate", "benchmark_bound",
-           "check_benchmark"]
+           "check_benchmark", "per_estimator", "ADJUSTED_FIELDS"]
 
 log = logging.getLogger(__name__)
 _APPROX_CONTINUOUS = "standardised difference, RR = exp(0.91 d), d = effect / pooled SD of the outcome"
-_ADJUSTED = ("adjusted_estimate", "adjusted_se", "adjusted_t", "adjusted_ci_low", "adjusted_ci_high")
+ADJUSTED_FIELDS = ("adjusted_estimate", "adjusted_se", "adjusted_t", "adjusted_ci_low", "adjusted_ci_high")
 _APPROX_BINARY = "risk ratio (p0 + effect) / p0, p0 = outcome mean in the control arm"
 
 
@@ -176,7 +176,7 @@ def ols_sensitivity(Y: np.ndarray, D: np.ndarray, W: np.ndarray, w_names: list[s
         if 0 <= r2dz < 1 and 0 <= r2yz < 1:
             bounds.append(row | adjusted_estimate(estimate, se, dof, r2dz, r2yz, alpha))
         else:  # as sensemakr: an implied partial R2 of 1 or more is no possible confounder
-            bounds.append(row | dict.fromkeys(_ADJUSTED, math.nan) | {"note": "implied partial R2 reaches 1"})
+            bounds.append(row | dict.fromkeys(ADJUSTED_FIELDS, math.nan) | {"note": "implied partial R2 reaches 1"})
     return OlsSensitivity(**base, r2dxj_x=r2dxj, r2yxj_dx=r2yxj, bounds=bounds)
 
 
@@ -214,6 +214,15 @@ def analyse_sensitivity(data: CausalData, estimates: list[Estimate], benchmark: 
     if data.treatment_type != "binary":
         notes.append("continuous treatment: E-values are per unit of the treatment")
     dof = ols.dof if ols else data.n - data.covariates.shape[1] - 2
+    per = per_estimator(estimates, scale=scale, binary_outcome=binary_outcome, dof=dof)
+    log.info("sensitivity: %s", {k: round(v["evalue"], 3) for k, v in per.items()})
+    return SensitivityReport(ols=ols, per_estimator=per, notes=notes)
+
+
+def per_estimator(estimates, *, scale: float, binary_outcome: bool, dof: int) -> dict[str, dict]:
+    """E-values of each successful estimate and its CI, and, where it has a standard error, its
+    t-statistic's partial R2 and robustness values (Cinelli & Hazlett 2020) at `dof` residual
+    degrees of freedom; shared by the in-memory and the streamed sensitivity."""
     per: dict[str, dict] = {}
     for e in estimates:
         if not e.ok or not math.isfinite(e.value):
@@ -224,8 +233,7 @@ def analyse_sensitivity(data: CausalData, estimates: list[Estimate], benchmark: 
             row |= {"t": t, "r2yd_x": partial_r2(t, dof), "rv_q1": robustness_value(t, dof),
                     "rv_q1_alpha05": robustness_value(t, dof, alpha=0.05)}
         per[e.estimator] = row
-    log.info("sensitivity: %s", {k: round(v["evalue"], 3) for k, v in per.items()})
-    return SensitivityReport(ols=ols, per_estimator=per, notes=notes)
+    return per
 
 
 def check_benchmark(spec, identification) -> None:

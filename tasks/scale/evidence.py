@@ -22,8 +22,8 @@ from tasks.evidence.negative_controls import NEGATIVE_CONTROL
 from tasks.evidence.refutation import Refutation, refutation_of
 from tasks.evidence.refute import REFUTERS
 from tasks.evidence.sanity import conclude_shift
-from tasks.evidence.sensitivity import (SensitivityReport, OlsSensitivity, _ADJUSTED, adjusted_estimate,
-                                        benchmark_bound, evalue_of_estimate, partial_r2, robustness_value)
+from tasks.evidence.sensitivity import (ADJUSTED_FIELDS, OlsSensitivity, SensitivityReport, adjusted_estimate,
+                                        benchmark_bound, partial_r2, per_estimator, robustness_value)
 
 __all__ = ["STREAMED_REFUTERS", "SUBSETS", "evidence_request", "streamed_refutations", "streamed_sensitivity",
            "gram_ols"]
@@ -168,7 +168,7 @@ def streamed_sensitivity(result: dict, names: list[str], estimates: list[Estimat
                 if 0 <= r2dz < 1 and 0 <= r2yz < 1:
                     bounds.append(row | adjusted_estimate(estimate, se, dof, r2dz, r2yz, alpha))
                 else:
-                    bounds.append(row | dict.fromkeys(_ADJUSTED, math.nan) | {"note": "implied partial R2 reaches 1"})
+                    bounds.append(row | dict.fromkeys(ADJUSTED_FIELDS, math.nan) | {"note": "implied partial R2 reaches 1"})
             ols = OlsSensitivity(**base, r2dxj_x=r2dxj, r2yxj_dx=r2yxj, bounds=bounds)
     except (np.linalg.LinAlgError, ValueError) as exc:
         notes.append(f"OLS sensitivity not computed: {exc}")
@@ -186,15 +186,6 @@ def streamed_sensitivity(result: dict, names: list[str], estimates: list[Estimat
     if treatment_type != "binary":
         notes.append("continuous treatment: E-values are per unit of the treatment")
     dof = ols.dof if ols else int(G[0, 0]) - p - 2
-    per: dict[str, dict] = {}
-    for e in estimates:
-        if not e.ok or not math.isfinite(e.value):
-            continue
-        row = evalue_of_estimate(e.value, e.ci_low, e.ci_high, scale=scale, binary=binary_outcome)
-        if math.isfinite(e.std_error) and e.std_error > 0:
-            t = e.value / e.std_error
-            row |= {"t": t, "r2yd_x": partial_r2(t, dof), "rv_q1": robustness_value(t, dof),
-                    "rv_q1_alpha05": robustness_value(t, dof, alpha=0.05)}
-        per[e.estimator] = row
+    per = per_estimator(estimates, scale=scale, binary_outcome=binary_outcome, dof=dof)
     notes.append("computed from the streamed cross-products of [1, W, t, y] (exact, all rows)")
     return SensitivityReport(ols=ols, per_estimator=per, notes=notes)
