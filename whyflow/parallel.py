@@ -12,7 +12,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from typing import Callable, Iterable, TypeVar
 
-__all__ = ["default_workers", "map_processes", "warm_up"]
+__all__ = ["default_workers", "map_processes", "one_thread_worker", "warm_up"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -40,7 +40,7 @@ def warm_up(workers: int) -> None:
         forkserver.ensure_running()
 
 
-def _one_thread_worker() -> None:
+def one_thread_worker() -> None:
     """Every worker runs numeric libraries on whyflow's thread count, whatever the caller's environment
     (a forkserver started by another program may not have pinned them)."""
     from whyflow.threads import pin_threads, thread_count
@@ -57,5 +57,5 @@ def map_processes(fn: Callable[[T], R], items: Iterable[T], workers: int) -> lis
     if workers <= 1 or len(items) <= 1:
         return [fn(item) for item in items]
     with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=_context(),
-                             initializer=_one_thread_worker) as pool:
+                             initializer=one_thread_worker) as pool:
         return list(pool.map(fn, items))

@@ -77,7 +77,7 @@ def _codes(column, name: str, levels: list[str]) -> np.ndarray:
     else:
         import pandas as pd
 
-        codes = FrameDesign._codes(pd.Series(array.to_pandas()), name, levels)
+        codes = FrameDesign.level_codes(pd.Series(array.to_pandas()), name, levels)
     if (codes < 0).any():
         raise ValueError(f"column {name!r} has a value outside the levels found by the scan")
     return codes
@@ -169,9 +169,9 @@ def _worker_init() -> None:
     arithmetic on them (measured: the logistic pass 2.5x faster per block)."""
     import ctypes
 
-    from whyflow.parallel import _one_thread_worker
+    from whyflow.parallel import one_thread_worker
 
-    _one_thread_worker()
+    one_thread_worker()
     try:
         libc = ctypes.CDLL("libc.so.6")
         libc.mallopt(-3, 2**30)  # M_MMAP_THRESHOLD: large arrays from the heap, not fresh mappings

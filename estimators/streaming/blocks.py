@@ -229,7 +229,7 @@ class FrameDesign:
         return Layout(self._names(self.covariates), self._names(self.modifiers), segs, self.treatment_type, self.folds)
 
     @staticmethod
-    def _codes(series: pd.Series, column: str, levels: list[str]) -> np.ndarray:
+    def level_codes(series: pd.Series, column: str, levels: list[str]) -> np.ndarray:
         if isinstance(series.dtype, pd.CategoricalDtype):
             index = {lv: i for i, lv in enumerate(levels)}
             lut = np.array([index.get(str(c), -1) for c in series.cat.categories] + [-1])
@@ -244,7 +244,7 @@ class FrameDesign:
         parts = []
         for column in columns:
             if column in self.levels:
-                codes = self._codes(frame[column], column, self.levels[column])
+                codes = self.level_codes(frame[column], column, self.levels[column])
                 dummies = np.zeros((len(frame), len(self.levels[column]) - 1))
                 hit = codes > 0
                 dummies[np.flatnonzero(hit), codes[hit] - 1] = 1.0
@@ -265,6 +265,6 @@ class FrameDesign:
             y=complete[self.outcome].to_numpy(dtype=float), t=complete[self.treatment].to_numpy(dtype=float),
             W=self._matrix(complete, self.covariates), X=self._matrix(complete, self.modifiers),
             fold=fold_of(keys, self.seed, self.folds, hashed), hash=hashed,
-            seg={s: self._codes(complete[s], s, self.segment_levels[s]) for s in self.segments},
+            seg={s: self.level_codes(complete[s], s, self.segment_levels[s]) for s in self.segments},
             dropped=len(frame) - len(complete),
             extra={c: complete[c].to_numpy(dtype=float) for c in self.extras})

@@ -316,10 +316,10 @@ def _lr_value(gram: np.ndarray, p: int, xbar: np.ndarray) -> float:
 
 
 def _lr_control(gram: np.ndarray, beta: np.ndarray, meat: np.ndarray, n: float, p: int, xbar: np.ndarray):
-    from estimators.streaming.fit import _inverse
+    from estimators.streaming.fit import inverse
 
     k = gram.shape[0] - 1
-    bread = _inverse(gram[:k, :k])
+    bread = inverse(gram[:k, :k])
     cov = bread @ meat @ bread * (n / max(n - k, 1))
     c = np.zeros(k)
     c[1], c[2 + p:] = 1.0, xbar
@@ -330,7 +330,7 @@ def evidence_result(s1: dict, stats: dict, ev_fit: dict, p: int, q: int, binary:
                     target_of, main_target: np.ndarray, n: float) -> dict:
     """Per check and method: placebo values, subset values, control (value, SE) pairs.
     target_of(n, xsum, n1, x1): the modifier mean the estimand averages the effect over."""
-    from estimators.streaming.fit import _dr_inference, dml_result
+    from estimators.streaming.fit import dr_inference, dml_result
 
     ev: EvidenceRequest = ev_fit["request"]
     out: dict = {"placebo": {}, "data_subset": {}, "negative_control": {}}
@@ -390,5 +390,5 @@ def evidence_result(s1: dict, stats: dict, ev_fit: dict, p: int, q: int, binary:
                 rows.append((est["value"], est["std_error"]))
             out["negative_control"]["linear_dml"] = rows
         if "aipw" in methods and "ev:nc_aipw" in stats:
-            out["negative_control"]["aipw"] = [_dr_inference(sums, n) for sums in stats["ev:nc_aipw"]]
+            out["negative_control"]["aipw"] = [dr_inference(sums, n) for sums in stats["ev:nc_aipw"]]
     return out

@@ -17,7 +17,8 @@ from estimators.streaming.passes import (StreamRequest, final_pass, irls_pass, L
 from estimators.streaming.blocks import Engine, solve_spd
 from estimators.streaming.evidence import evidence_fit, evidence_result
 
-__all__ = ["run_streaming", "aipw_result", "dml_result", "naive_result", "segment_effects", "target_mean"]
+__all__ = ["run_streaming", "aipw_result", "dml_result", "naive_result", "segment_effects", "target_mean", "inverse",
+           "dr_inference"]
 
 log = logging.getLogger(__name__)
 # Propensity tail buffer per arm: the common support is counted exactly from it when fewer units than
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 TAIL_ROWS = 10_000
 
 
-def _inverse(G: np.ndarray) -> np.ndarray:
+def inverse(G: np.ndarray) -> np.ndarray:
     d = np.sqrt(np.diag(G))
     d = np.where(d > 0, d, 1.0)
     return np.linalg.pinv(G / np.outer(d, d)) / np.outer(d, d)
@@ -147,7 +148,7 @@ def _linear_regression(s1, lr_meat, n, p, target) -> dict:
     gram = s1["lr_gram"]
     k = gram.shape[0] - 1
     beta = solve_spd(gram[:k, :k], gram[:k, k])
-    bread = _inverse(gram[:k, :k])
+    bread = inverse(gram[:k, :k])
     cov = bread @ lr_meat @ bread * (n / max(n - k, 1))
 
     def effect(xbar):
@@ -166,7 +167,7 @@ def dml_result(stats, n, target) -> dict:
     r = A.shape[0]
     theta = solve_spd(A, b)
     meat = (stats["dml_S0"] - 2 * stats["dml_S1"] @ theta + stats["dml_S2"] @ np.kron(theta, theta)).reshape(r, r)
-    inv = _inverse(A)
+    inv = inverse(A)
     cov = inv @ meat @ inv * (n / max(n - r, 1))
 
     def effect(xbar):
@@ -178,7 +179,7 @@ def dml_result(stats, n, target) -> dict:
             "cate_linear": (theta, np.sqrt(np.diag(cov)))}
 
 
-def _dr_inference(sums: np.ndarray, n: float) -> tuple[float, float]:
+def dr_inference(sums: np.ndarray, n: float) -> tuple[float, float]:
     """Estimate and influence-function standard error from [sum raw, raw^2, raw*d, d, d^2]."""
     s_raw, s_raw2, s_rawd, s_d, s_d2 = sums
     value = s_raw / s_d
@@ -188,14 +189,14 @@ def _dr_inference(sums: np.ndarray, n: float) -> tuple[float, float]:
 
 
 def aipw_result(stats, s1, n, levels) -> dict:
-    value, se = _dr_inference(stats["aipw"], n)
+    value, se = dr_inference(stats["aipw"], n)
     table = {}
     for name, labels in levels.items():
         counts = s1[f"seg_n:{name}"].sum(axis=1)
         rows = []
         for label, count, sums in zip(labels, counts, stats[f"aipw_seg:{name}"]):
             if count > 0 and sums[3] > 0:
-                cate, cate_se = _dr_inference(sums, count)
+                cate, cate_se = dr_inference(sums, count)
                 rows.append({"segment": label, "n": int(count), "cate": cate, "std_error": cate_se})
         table[name] = rows
     return {"value": value, "std_error": se, "segments": table,

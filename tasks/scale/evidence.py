@@ -108,7 +108,7 @@ def streamed_refutations(result: dict, estimates: list[Estimate], refuters: list
 def gram_ols(G: np.ndarray, columns: list[int], target: int) -> tuple[np.ndarray, np.ndarray, int]:
     """OLS of column `target` on `columns` from a Gram matrix: coefficients, classical covariance, dof."""
     from estimators.streaming.blocks import solve_spd
-    from estimators.streaming.fit import _inverse
+    from estimators.streaming.fit import inverse
 
     XX = G[np.ix_(columns, columns)]
     Xy = G[columns, target]
@@ -116,7 +116,7 @@ def gram_ols(G: np.ndarray, columns: list[int], target: int) -> tuple[np.ndarray
     n = G[0, 0]
     dof = int(round(n)) - len(columns)
     rss = G[target, target] - 2 * beta @ Xy + beta @ XX @ beta
-    return beta, max(rss, 0.0) / dof * _inverse(XX), dof
+    return beta, max(rss, 0.0) / dof * inverse(XX), dof
 
 
 def _group_r2(beta, cov, columns, dof) -> float:
