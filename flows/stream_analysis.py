@@ -8,7 +8,8 @@ streaming estimators, naive difference, overlap and CATE by segment in shared pa
 (tasks.estimate.effects.estimate_streamed, the same entry point the tests call) -> record.
 Placebo, data subsets and negative-control outcomes are summed in the estimators' own passes and
 judged by the in-memory rules; the Cinelli-Hazlett sensitivity comes from the same cross-products
-(tasks/scale/evidence.py); the other refuters are recorded as not applicable at this scale.
+(tasks/scale/evidence.py); plasmode and dummy_outcome run in memory on a seeded subsample
+(tasks/scale/bias_sample.py); the other refuters are recorded as not applicable at this scale.
 Each step's wall time and peak RSS are returned and logged as `scale.seconds.<step>` metrics.
 """
 
@@ -33,6 +34,7 @@ from tasks.graph.implications import graph_gate_failure
 from tasks.record.result import RunResult
 from tasks.record.run import known_truth, tracked_run
 from tasks.record.tracking import log_metrics
+from tasks.scale.bias_sample import streamed_bias_checks
 from tasks.scale.decision import decide_streamed
 from tasks.scale.evidence import evidence_request, streamed_refutations, streamed_sensitivity
 from tasks.scale.quality import frame_design
@@ -157,6 +159,9 @@ def stream_analysis(spec: AnalysisSpec, engine: EngineChoice, graph, dataset: st
         seconds = time.perf_counter() - started
         with timer("evidence"):
             refutations = streamed_refutations(result, estimates, spec.refuters, spec.negative_controls.exposures)
+            refutations = streamed_bias_checks(refutations, scan.sample, design, estimates, spec.refuters,
+                                               seed=spec.seed, simulations=spec.refute_simulations,
+                                               workers=workers, options=plan.options)
             aipw = next((e for e in estimates if e.estimator == "stream_aipw" and e.ok), None)
             decision = decide_streamed(spec, result["aipw"], result["n"], aipw.value, aipw.std_error) \
                 if spec.decision is not None and aipw is not None else None

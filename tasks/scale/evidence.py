@@ -4,7 +4,8 @@ streaming passes summed (estimators/streaming/evidence.py), in the same records 
 placebo, data_subset and negative_control (outcome controls) are judged by the in-memory rules
 (tasks/evidence/sanity.conclude_shift and tasks/evidence/negative_controls); the other refuters need
 a refit per simulation on modified data and are recorded as not applicable at this scale, with the
-reason. The Cinelli-Hazlett analysis is exact: the OLS of Y on [1, D, W] and of D on [1, W] come from
+reason (plasmode and dummy_outcome then run on a seeded subsample: tasks/scale/bias_sample.py). The
+Cinelli-Hazlett analysis is exact: the OLS of Y on [1, D, W] and of D on [1, W] come from
 the summed cross-products of [1, W, t, y], so its partial R2, robustness values and benchmark bounds
 equal tasks/evidence/sensitivity.ols_sensitivity on the same rows up to rounding.
 """
@@ -31,7 +32,8 @@ __all__ = ["STREAMED_REFUTERS", "SUBSETS", "evidence_request", "streamed_refutat
 STREAMED_REFUTERS = ("placebo", "data_subset", "negative_control")
 SUBSETS = 5  # hash buckets: each subset leaves one out (80% of the rows, as the in-memory data_subset)
 _NOT_STREAMED = ("not run on streamed data: it refits every simulation on modified rows (a pass per refit); "
-                 "streamed checks are placebo, data_subset and negative_control")
+                 "streamed checks are placebo, data_subset and negative_control; plasmode and dummy_outcome "
+                 "run on a seeded in-memory subsample (tasks/scale/bias_sample.py)")
 
 
 def evidence_request(spec, share: float) -> EvidenceRequest | None:
