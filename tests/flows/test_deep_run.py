@@ -14,7 +14,8 @@ pytestmark = pytest.mark.slow
 REPLICATE = 7  # IHDP surface B, random_state 7: the true unit effects spread with SD 4.8
 
 
-def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_for_bit(project, capsys, prefect_server):
+def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_for_bit(project, capsys, prefect_server,
+                                                                                    tmp_path):
     from econml.data.dgps import ihdp_surface_B
 
     y, t, x, truth = ihdp_surface_B(random_state=REPLICATE)
@@ -49,10 +50,11 @@ def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_fo
     # the network is the run's served CATE model: an MLflow pyfunc that answers new rows as the run did
     import mlflow.pyfunc
 
-    status = mlflow_client(project).get_run(run_ids[1]).data.tags["whyflow.serve.status"]
+    store = mlflow_client(project)
+    status = store.get_run(run_ids[1]).data.tags["whyflow.serve.status"]
     assert status.startswith("registered"), status
-    mlflow.set_tracking_uri(f"sqlite:///{project / 'mlflow.db'}")
-    served = mlflow.pyfunc.load_model(f"runs:/{run_ids[1]}/served_model")
+    # loaded from the downloaded artifact: mlflow.set_tracking_uri would leak into later tests' environment
+    served = mlflow.pyfunc.load_model(store.download_artifacts(run_ids[1], "served_model", str(tmp_path)))
     answered = pd.DataFrame(served.predict(frame[names].head(20)))
     # float32 networks: other batch shapes round differently in the sixth digit
     np.testing.assert_allclose(answered["cate.tarnet"], first["cate.tarnet"].head(20), rtol=1e-5, atol=1e-4)
