@@ -27,7 +27,8 @@ from estimators.base import CausalData, Estimate
 
 __all__ = ["SensitivityReport", "OlsSensitivity", "analyse_sensitivity", "ols_sensitivity", "partial_r2",
            "robustness_value", "evalue", "evalue_of_estimate", "adjusted_estimate", "benchmark_bound",
-           "check_benchmark", "per_estimator", "ADJUSTED_FIELDS"]
+           "check_benchmark", "per_estimator", "ADJUSTED_FIELDS",
+           "benchmark_rows", "group_r2"]
 
 log = logging.getLogger(__name__)
 _APPROX_CONTINUOUS = "standardised difference, RR = exp(0.91 d), d = effect / pooled SD of the outcome"
@@ -140,7 +141,7 @@ def _ols(D: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
     return beta, sigma2 * R_inv @ R_inv.T, dof
 
 
-def _group_r2(beta: np.ndarray, cov: np.ndarray, columns: list[int], dof: int) -> float:
+def group_r2(beta: np.ndarray, cov: np.ndarray, columns: list[int], dof: int) -> float:
     """Partial R2 of a group of regressors from its Wald F (one column: t^2 / (t^2 + dof))."""
     b = beta[columns]
     f = float(b @ np.linalg.solve(cov[np.ix_(columns, columns)], b)) / len(columns)
@@ -166,9 +167,16 @@ def ols_sensitivity(Y: np.ndarray, D: np.ndarray, W: np.ndarray, w_names: list[s
     columns = _benchmark_columns(w_names, benchmark)
     if not columns:
         raise ValueError(f"benchmark covariate {benchmark!r} is not in the adjustment set {w_names}")
-    r2yxj = _group_r2(beta, cov, [c + 2 for c in columns], dof)
+    r2yxj = group_r2(beta, cov, [c + 2 for c in columns], dof)
     beta_d, cov_d, dof_d = _ols(np.hstack([ones, W]), D)
-    r2dxj = _group_r2(beta_d, cov_d, [c + 1 for c in columns], dof_d)
+    r2dxj = group_r2(beta_d, cov_d, [c + 1 for c in columns], dof_d)
+    bounds = benchmark_rows(estimate, se, dof, r2dxj, r2yxj, benchmark, multiples, alpha)
+    return OlsSensitivity(**base, r2dxj_x=r2dxj, r2yxj_dx=r2yxj, bounds=bounds)
+
+
+def benchmark_rows(estimate: float, se: float, dof: int, r2dxj: float, r2yxj: float, benchmark: str,
+                   multiples, alpha: float) -> list[dict]:
+    """The adjusted estimate under hidden confounders k times as strong as the benchmark covariate."""
     bounds = []
     for k in multiples:
         r2dz, r2yz = benchmark_bound(r2dxj, r2yxj, k)
@@ -177,7 +185,7 @@ def ols_sensitivity(Y: np.ndarray, D: np.ndarray, W: np.ndarray, w_names: list[s
             bounds.append(row | adjusted_estimate(estimate, se, dof, r2dz, r2yz, alpha))
         else:  # as sensemakr: an implied partial R2 of 1 or more is no possible confounder
             bounds.append(row | dict.fromkeys(ADJUSTED_FIELDS, math.nan) | {"note": "implied partial R2 reaches 1"})
-    return OlsSensitivity(**base, r2dxj_x=r2dxj, r2yxj_dx=r2yxj, bounds=bounds)
+    return bounds
 
 
 def _strongest_covariate(data: CausalData) -> str | None:
@@ -187,7 +195,7 @@ def _strongest_covariate(data: CausalData) -> str | None:
     roots = list(dict.fromkeys(n.split("=", 1)[0] for n in data.covariate_names))
     design = np.hstack([np.ones((data.n, 1)), data.covariates])
     beta, cov, dof = _ols(design, data.T)
-    strength = {r: _group_r2(beta, cov, [c + 1 for c in _benchmark_columns(data.covariate_names, r)], dof) for r in roots}
+    strength = {r: group_r2(beta, cov, [c + 1 for c in _benchmark_columns(data.covariate_names, r)], dof) for r in roots}
     return max(strength, key=strength.get)
 
 

@@ -23,8 +23,8 @@ from tasks.evidence.negative_controls import NEGATIVE_CONTROL
 from tasks.evidence.refutation import Refutation, refutation_of
 from tasks.evidence.refute import REFUTERS
 from tasks.evidence.sanity import conclude_shift
-from tasks.evidence.sensitivity import (ADJUSTED_FIELDS, OlsSensitivity, SensitivityReport, adjusted_estimate,
-                                        benchmark_bound, partial_r2, per_estimator, robustness_value)
+from tasks.evidence.sensitivity import (OlsSensitivity, SensitivityReport, benchmark_rows, group_r2, partial_r2,
+                                        per_estimator, robustness_value)
 
 __all__ = ["STREAMED_REFUTERS", "SUBSETS", "evidence_request", "streamed_refutations", "streamed_sensitivity",
            "gram_ols"]
@@ -121,12 +121,6 @@ def gram_ols(G: np.ndarray, columns: list[int], target: int) -> tuple[np.ndarray
     return beta, max(rss, 0.0) / dof * inverse(XX), dof
 
 
-def _group_r2(beta, cov, columns, dof) -> float:
-    b = beta[columns]
-    f = float(b @ np.linalg.solve(cov[np.ix_(columns, columns)], b))
-    return f / (f + dof)
-
-
 def streamed_sensitivity(result: dict, names: list[str], estimates: list[Estimate], treatment_type: str,
                          benchmark: str | None = None, multiples: tuple[float, ...] = (1.0, 2.0, 3.0),
                          alpha: float = 0.05) -> SensitivityReport:
@@ -149,7 +143,7 @@ def streamed_sensitivity(result: dict, names: list[str], estimates: list[Estimat
         chosen = benchmark
         beta_d, cov_d, dof_d = gram_ols(G, [0, *w_cols], it)
         if chosen is None and roots:
-            strength = {r: _group_r2(beta_d, cov_d, [c + 1 for c in group(r)], dof_d) for r in roots}
+            strength = {r: group_r2(beta_d, cov_d, [c + 1 for c in group(r)], dof_d) for r in roots}
             chosen = max(strength, key=strength.get)
             notes.append(f"benchmark covariate: {chosen} (most associated with the treatment; set "
                          f"sensitivity.benchmark to choose)")
@@ -161,16 +155,9 @@ def streamed_sensitivity(result: dict, names: list[str], estimates: list[Estimat
             columns = group(chosen)
             if not columns:
                 raise ValueError(f"benchmark covariate {chosen!r} is not in the adjustment set {names}")
-            r2yxj = _group_r2(beta, cov, [c + 2 for c in columns], dof)
-            r2dxj = _group_r2(beta_d, cov_d, [c + 1 for c in columns], dof_d)
-            bounds = []
-            for k in multiples:
-                r2dz, r2yz = benchmark_bound(r2dxj, r2yxj, k)
-                row = {"label": f"{k:g}x {chosen}", "kd": k, "ky": k, "r2dz_x": r2dz, "r2yz_dx": r2yz}
-                if 0 <= r2dz < 1 and 0 <= r2yz < 1:
-                    bounds.append(row | adjusted_estimate(estimate, se, dof, r2dz, r2yz, alpha))
-                else:
-                    bounds.append(row | dict.fromkeys(ADJUSTED_FIELDS, math.nan) | {"note": "implied partial R2 reaches 1"})
+            r2yxj = group_r2(beta, cov, [c + 2 for c in columns], dof)
+            r2dxj = group_r2(beta_d, cov_d, [c + 1 for c in columns], dof_d)
+            bounds = benchmark_rows(estimate, se, dof, r2dxj, r2yxj, chosen, multiples, alpha)
             ols = OlsSensitivity(**base, r2dxj_x=r2dxj, r2yxj_dx=r2yxj, bounds=bounds)
     except (np.linalg.LinAlgError, ValueError) as exc:
         notes.append(f"OLS sensitivity not computed: {exc}")
