@@ -7,27 +7,22 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
-from flows.retry import retry_options
+from flows.retry import step
 from tasks.compare import attribution, replay, report, runs
 
 __all__ = ["compare", "explain_alert", "prefect_api_url"]
 
 
-def _task(fn, name: str, *, io: bool = False):
-    return task(fn, name=name, cache_policy=NO_CACHE, **(retry_options() if io else {}))
-
-
-load_pair_t = _task(runs.load_pair, "load-runs")
-choose_t = _task(attribution.choose_estimators, "choose-estimators")
-fetch_t = _task(runs.fetch_versions, "fetch-versions", io=True)
-changes_t = _task(runs.what_changed, "what-changed")
-plan_t = _task(replay.plan_replays, "plan-replays")
-replay_t = _task(replay.run_replays, "replay")
-attribute_t = _task(attribution.attribute_estimates, "attribute")
-log_t = _task(report.log_comparison, "log-comparison", io=True)
+load_pair_t = step(runs.load_pair, "load-runs")
+choose_t = step(attribution.choose_estimators, "choose-estimators")
+fetch_t = step(runs.fetch_versions, "fetch-versions", io=True)
+changes_t = step(runs.what_changed, "what-changed")
+plan_t = step(replay.plan_replays, "plan-replays")
+replay_t = step(replay.run_replays, "replay")
+attribute_t = step(attribution.attribute_estimates, "attribute")
+log_t = step(report.log_comparison, "log-comparison", io=True)
 
 
 def prefect_api_url() -> str | None:

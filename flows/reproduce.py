@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from prefect import flow, task
-from prefect.cache_policies import NO_CACHE
+from prefect import flow
 
+from flows.retry import step
 from tasks.record import reproduce as steps
 from tasks.data.snapshot import fetch_snapshot
 from tasks.record.metrics import is_timing
@@ -19,15 +19,11 @@ from whyflow.constants import TAG_REPRODUCES
 __all__ = ["reproduce"]
 
 
-def _task(fn, name: str):
-    return task(fn, name=name, cache_policy=NO_CACHE)
-
-
-load_logged_run_t = _task(steps.load_logged_run, "load-logged-run")
-fetch_snapshot_t = _task(fetch_snapshot, "fetch-snapshot")
-checkout_t = _task(steps.checkout_commit, "checkout-commit")
-rerun_t = _task(steps.rerun, "rerun")
-compare_t = _task(steps.compare_runs, "compare")
+load_logged_run_t = step(steps.load_logged_run, "load-logged-run")
+fetch_snapshot_t = step(fetch_snapshot, "fetch-snapshot")
+checkout_t = step(steps.checkout_commit, "checkout-commit")
+rerun_t = step(steps.rerun, "rerun")
+compare_t = step(steps.compare_runs, "compare")
 
 
 @flow(name="reproduce", log_prints=False)

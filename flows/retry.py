@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["is_transient", "retry_on_transient", "retry_options"]
+__all__ = ["is_transient", "retry_on_transient", "retry_options", "step"]
 
 # Messages of errors that go away by themselves. MLflow wraps every SQLAlchemy OperationalError as
 # TEMPORARILY_UNAVAILABLE, including "no such table", so the error code alone is not enough.
@@ -87,3 +87,12 @@ def retry_options() -> dict[str, Any]:
 
     return {"retries": 3, "retry_delay_seconds": exponential_backoff(backoff_factor=2),
             "retry_jitter_factor": 0.5, "retry_condition_fn": retry_on_transient}
+
+
+def step(fn, name: str, *, io: bool = False):
+    """A plain function as a Prefect task: never cached (every run recomputes from its inputs); steps that
+    talk to MLflow, DVC or a database (`io`) retry on transient errors."""
+    from prefect import task
+    from prefect.cache_policies import NO_CACHE
+
+    return task(fn, name=name, cache_policy=NO_CACHE, **(retry_options() if io else {}))

@@ -7,10 +7,8 @@ and only on transient errors (flows/retry.py).
 
 from __future__ import annotations
 
-from prefect import task
-from prefect.cache_policies import NO_CACHE
 
-from flows.retry import retry_options
+from flows.retry import step
 from tasks import plan
 from tasks.data import prepare, quality, snapshot, validate
 from tasks.decide.step import decide_for_run
@@ -33,44 +31,40 @@ __all__ = ["load_spec_t", "preflight_t", "load_graph_t", "read_source_t", "valid
            "stream_quality_t", "estimate_streamed_t", "stop_at_gate"]
 
 
-def _step(fn, name: str, *, io: bool = False):
-    return task(fn, name=name, cache_policy=NO_CACHE, **(retry_options() if io else {}))
-
-
-load_spec_t = _step(load_spec, "spec")
-preflight_t = _step(plan.preflight, "preflight")
-load_graph_t = _step(load_graph, "graph")
-read_source_t = _step(snapshot.read_source, "read-source")
-validate_t = _step(validate.validate_inputs, "validate-inputs")
-prepare_t = _step(prepare.prepare_data, "prepare-data")
-identify_t = _step(identify_effect, "identify")
-plan_t = _step(plan.plan_analysis, "plan")
-snapshot_file_t = _step(snapshot.snapshot_file, "snapshot-file")
-versions_t = _step(record.run_versions, "versions")
-start_tracking_t = _step(record.start_tracking, "start-tracking", io=True)
-quality_t = _step(quality.check_quality, "quality")
-graph_tests_t = _step(implications.check_implications, "graph-tests")
-causal_data_t = _step(effects.causal_data, "design")
-overlap_t = _step(overlap.check_overlap, "overlap")
-nuisance_t = _step(nuisance_choice.choose_nuisance, "choose-nuisance")
-estimate_t = _step(effects.estimate_effects, "estimate")
-naive_t = _step(effects.naive_difference, "naive-difference")
-cate_t = _step(effects.cate_by_segment, "cate-by-segment")
-agreement_t = _step(agreement.estimator_agreement, "agreement")
-refute_t = _step(refute.refute_estimates, "refute")
-decision_t = _step(decide_for_run, "decision")
-mediation_t = _step(mediate_for_run, "mediation")
-sensitivity_t = _step(sensitivity.analyse_sensitivity, "sensitivity")
-record_failure_t = _step(record.record_failure, "record-failure", io=True)
-record_t = _step(record.record_run, "record", io=True)
+load_spec_t = step(load_spec, "spec")
+preflight_t = step(plan.preflight, "preflight")
+load_graph_t = step(load_graph, "graph")
+read_source_t = step(snapshot.read_source, "read-source")
+validate_t = step(validate.validate_inputs, "validate-inputs")
+prepare_t = step(prepare.prepare_data, "prepare-data")
+identify_t = step(identify_effect, "identify")
+plan_t = step(plan.plan_analysis, "plan")
+snapshot_file_t = step(snapshot.snapshot_file, "snapshot-file")
+versions_t = step(record.run_versions, "versions")
+start_tracking_t = step(record.start_tracking, "start-tracking", io=True)
+quality_t = step(quality.check_quality, "quality")
+graph_tests_t = step(implications.check_implications, "graph-tests")
+causal_data_t = step(effects.causal_data, "design")
+overlap_t = step(overlap.check_overlap, "overlap")
+nuisance_t = step(nuisance_choice.choose_nuisance, "choose-nuisance")
+estimate_t = step(effects.estimate_effects, "estimate")
+naive_t = step(effects.naive_difference, "naive-difference")
+cate_t = step(effects.cate_by_segment, "cate-by-segment")
+agreement_t = step(agreement.estimator_agreement, "agreement")
+refute_t = step(refute.refute_estimates, "refute")
+decision_t = step(decide_for_run, "decision")
+mediation_t = step(mediate_for_run, "mediation")
+sensitivity_t = step(sensitivity.analyse_sensitivity, "sensitivity")
+record_failure_t = step(record.record_failure, "record-failure", io=True)
+record_t = step(record.record_run, "record", io=True)
 
 # the streamed path (flows/stream_analysis.py)
-open_dataset_t = _step(open_source, "open-dataset")
-sql_to_parquet_t = _step(snapshot.write_sql_dataset, "sql-to-parquet")
-snapshot_dataset_t = _step(snapshot.snapshot_dataset, "snapshot-dataset", io=True)
-scan_t = _step(stream_quality.scan_source, "quality-scan")
-stream_quality_t = _step(stream_quality.check_stream_quality, "quality")
-estimate_streamed_t = _step(effects.estimate_streamed, "estimate")
+open_dataset_t = step(open_source, "open-dataset")
+sql_to_parquet_t = step(snapshot.write_sql_dataset, "sql-to-parquet")
+snapshot_dataset_t = step(snapshot.snapshot_dataset, "snapshot-dataset", io=True)
+scan_t = step(stream_quality.scan_source, "quality-scan")
+stream_quality_t = step(stream_quality.check_stream_quality, "quality")
+estimate_streamed_t = step(effects.estimate_streamed, "estimate")
 
 
 def stop_at_gate(spec, run_id: str, partial: dict, reason: str) -> None:
