@@ -12,7 +12,7 @@ from flows import steps as s
 from flows.artifacts import publish_run
 from flows.snapshot_cache import cached_snapshot
 from flows.stream_analysis import stream_analysis
-from tasks.estimate.answer import choose_answer, influence_warning, spread_warning
+from tasks.estimate.answer import choose_answer, extrapolation_warning, influence_warning, spread_warning
 from tasks.evidence.overlap import judge_overlap
 from tasks.evidence.sensitivity import check_benchmark
 from tasks.graph.implications import graph_gate_failure
@@ -85,7 +85,8 @@ def analysis(analysis: str, params_file: str = "params.yaml", overrides: dict[st
         sensitivity = (s.sensitivity_t(data, estimates, spec.sensitivity.benchmark, tuple(spec.sensitivity.multiples))
                        if plan.sensitivity else None)
         answer = choose_answer(estimates, plan.design, models)
-        warnings += [w for w in (spread_warning(estimates, plan.design, answer), influence_warning(estimates, answer)) if w]
+        warnings += [w for w in (spread_warning(estimates, plan.design, answer), influence_warning(estimates, answer),
+                                 extrapolation_warning(estimates)) if w]
         result = RunResult(analysis=spec.name, versions=versions, spec=spec.content(), quality=checked,
                            identification=identification, estimates=estimates, naive=s.naive_t(data),
                            selection=plan.selection(), truth=known_truth(spec), cate_by_segment=s.cate_t(estimates, data),

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 from estimators.base import Estimate
 
-__all__ = ["Answer", "choose_answer", "spread_warning", "influence_warning", "PREFERENCE", "SPREAD_SE", "INFLUENCE_SE",
+__all__ = ["Answer", "choose_answer", "spread_warning", "influence_warning", "extrapolation_warning", "EXTRAPOLATION_SHARE", "PREFERENCE", "SPREAD_SE", "INFLUENCE_SE",
            "INFLUENCE_MIN_ROWS"]
 
 SPREAD_SE = 2.0  # the design's estimates spread wider than this many of the answer's SEs: say so
@@ -22,6 +24,9 @@ SPREAD_SE = 2.0  # the design's estimates spread wider than this many of the ans
 # INFLUENCE_MIN_ROWS even sound data reach 0.9 (n = 200), so the check stays quiet there.
 INFLUENCE_SE = 0.75
 INFLUENCE_MIN_ROWS = 1000
+# a dose-response curve whose median dose is nearly impossible for more than this share of the units rests
+# mostly on extrapolation (VCNet simulation: 0.33-0.69 per dose; a dose with Gaussian noise: <= 0.05)
+EXTRAPOLATION_SHARE = 0.2
 
 # design -> estimators in order of preference (the first that ran and succeeded answers)
 PREFERENCE = {
@@ -110,3 +115,20 @@ def influence_warning(estimates: list[Estimate], answer: Answer | None) -> str |
             f"{shift:.2f} standard errors on its own, its {influence['top']} most influential units together by "
             f"{influence['top_shift_se']:.1f}: extreme weights or outcomes drive the estimate; remedy: look at "
             "those rows, consider overlap.trim: crump or a transformed outcome, and compare the other estimators")
+
+
+def extrapolation_warning(estimates: list[Estimate]) -> str | None:
+    """A warning when a dose-response curve is mostly extrapolation: at the median dose of its grid, more
+    than EXTRAPOLATION_SHARE of the units have covariates that make that dose nearly impossible
+    (`off_support_share`, from the density network), so no unit like them received it and the curve and
+    its band there are the network's guess, which the DR correction cannot check."""
+    shares = {e.estimator: float(np.median(curve["off_support_share"])) for e in estimates
+              if e.ok and (curve := (e.details or {}).get("dose_response") or {}).get("off_support_share")}
+    worst = {name: share for name, share in shares.items() if share > EXTRAPOLATION_SHARE}
+    if not worst:
+        return None
+    named = ", ".join(f"{name} {share:.0%}" for name, share in sorted(worst.items()))
+    return (f"the dose-response curve is mostly extrapolation: at a typical dose, this share of the units could "
+            f"hardly have received it given their covariates ({named}); the dose is nearly determined by the "
+            "covariates, so the curve and its band rest on the network's guess for them; remedy: read the curve "
+            "where off_support_share is low, or narrow the population to units whose doses vary")

@@ -176,16 +176,29 @@ def forest_plot(rows: list[dict], path: Path, truth: float | None, label: str) -
 
 
 def dose_response_plot(curves: dict[str, dict], path: Path, treatment: str, outcome: str) -> Path:
-    """mu(t) per estimator with its band (estimators' `details["dose_response"]`)."""
+    """mu(t) per estimator with its band (estimators' `details["dose_response"]`); below it, where the
+    curves report it, the share of units for which each dose was nearly impossible: where that share is
+    high the curve is the network's extrapolation, which a reader should see next to the band."""
     plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    shares = {name: curve["off_support_share"] for name, curve in curves.items() if curve.get("off_support_share")}
+    if shares:
+        fig, (ax, below) = plt.subplots(2, 1, figsize=(6.4, 5.2), sharex=True, height_ratios=(3, 1))
+    else:
+        fig, ax = plt.subplots(figsize=(6.4, 4.0))
     for name, curve in curves.items():
         ax.plot(curve["grid"], curve["mu"], label=name)
         ax.fill_between(curve["grid"], curve["low"], curve["high"], alpha=0.2)
-    ax.set_xlabel(treatment)
     ax.set_ylabel(f"mean {outcome} at that dose")
     ax.set_title("Dose-response curve (95% band)")
     ax.legend(frameon=False)
+    if shares:
+        for name, share in shares.items():
+            below.plot(curves[name]["grid"], share, label=name)
+        below.set_ylim(0, 1)
+        below.set_ylabel("off support")
+        below.set_xlabel(treatment)
+    else:
+        ax.set_xlabel(treatment)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
