@@ -24,9 +24,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 DEEP = ["tarnet", "cfrnet", "dragonnet", "dcn_pd", "cevae"]
-BASELINES = ["causal_forest", "t_learner", "x_learner", "dr_learner", "linear_dml"]
+BASELINES = ["causal_forest", "t_learner", "x_learner", "s_learner", "dr_learner", "linear_dml", "sparse_linear_dml",
+             "linear_regression"]
 # the meta-learners' bootstrap refits 50 times for a CI this table does not use
-OPTIONS = {"t_learner": {"bootstrap": 0}, "x_learner": {"bootstrap": 0}}
+OPTIONS = {"t_learner": {"bootstrap": 0}, "x_learner": {"bootstrap": 0}, "s_learner": {"bootstrap": 0}}
 
 
 def _classes():
