@@ -181,7 +181,8 @@ def _keep_best(best, new, improved):
 def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: TrainSettings,
                  seed: np.random.SeedSequence | int, *, frozen: tuple[tuple[str, ...], ...] | None = None) -> EnsembleFit:
     """Train `members.size` copies of the network; phase p of `members` runs on epochs e with e % phases == p,
-    with the parameter groups `frozen[p]` held fixed."""
+    with the parameter groups `frozen[p]` held fixed. With several phases, validation (and so early stopping,
+    `patience` counting cycles) follows the last phase of each cycle; the other epochs' val_loss is NaN."""
     started = time.perf_counter()
     init_seq, shuffle_seq, val_seq = seed_sequence(seed).spawn(3)
     frozen = frozen or tuple(() for _ in members.phases)
@@ -209,13 +210,18 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
         keys = shuffle.integers(0, 2**32, size=(count, steps, 2), dtype=np.uint32)
         params, state, train_loss = _epoch(spec, settings.learning_rate, settings.weight_decay, frozen[phase],
                                            params, state, jnp.asarray(order), jnp.asarray(keys), arrays)
+        train_curve.append(np.asarray(train_loss, dtype=float))
+        if phase < len(members.phases) - 1:
+            # several phases (DCN-PD's arms): validate once a cycle, after the last, as Alaa et al.'s code
+            # does; a pass over all rows costs more than a small arm's epoch itself (bench/results/deep-speed.md)
+            val_curve.append(np.full(count, np.nan))
+            continue
         val_loss = np.asarray(_validate(spec, params, val_weight, val_key, val_arrays), dtype=float)
         improved = val_loss < best_loss  # NaN never improves: a diverged member keeps its last good epoch
         best = _keep_best(best, params, jnp.asarray(improved))
         best_loss = np.where(improved, val_loss, best_loss)
         best_epoch = np.where(improved, epoch, best_epoch)
         waited = np.where(improved, 0, waited + 1)
-        train_curve.append(np.asarray(train_loss, dtype=float))
         val_curve.append(val_loss)
         if (waited >= settings.patience).all():
             break
