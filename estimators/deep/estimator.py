@@ -4,7 +4,8 @@ JAX-availability check and the training curves' shape. Nothing heavy is imported
 Curves: `estimate.details["training"]["curves"]` is a plain dict, one entry per ensemble member keyed
 by its index as text, each with one float per epoch (step = epoch, 0-based; None where a member's loss
 was not finite): {"0": {"train_loss": [...], "val_loss": [...]}, "1": {...}, ...}. DCN-PD's epochs are
-half-epochs (treated rows, then control rows).
+half-epochs (treated rows, then control rows); it validates once per treated + control cycle, so its
+val_loss is None at the treated half-epochs.
 """
 
 from __future__ import annotations

@@ -52,13 +52,11 @@ class TwoArmFit:
 
 
 def fit_two_arm(make_spec, x: np.ndarray, t: np.ndarray, y: np.ndarray, *, n_members: int, seed,
-                settings: TrainSettings, validation_fraction: float = 0.3, alternate_arms: bool = False,
+                settings: TrainSettings, validation_fraction: float = 0.3,
                 extra_data: dict[str, np.ndarray] | None = None) -> TwoArmFit:
     """Fit `make_spec(n_features)`'s network as an ensemble stratified by arm (a spec holds no data-dependent
-    number: it is a static argument of the jitted epoch, and a new value would recompile it).
-
-    alternate_arms: treated-only and control-only epochs in turn, each freezing the other arm's head
-    (DCN-PD, Alaa et al. 2017)."""
+    number: it is a static argument of the jitted epoch, and a new value would recompile it). DCN-PD's
+    alternating treated and control epochs have their own loop (dcn_pd.py)."""
     x, t, y = np.asarray(x, dtype=float), np.asarray(t, dtype=float), np.asarray(y, dtype=float)
     if not set(np.unique(t)) <= {0.0, 1.0} or len(np.unique(t)) < 2:
         raise ValueError("the treatment must be binary (0/1) with both arms present")
@@ -66,9 +64,6 @@ def fit_two_arm(make_spec, x: np.ndarray, t: np.ndarray, y: np.ndarray, *, n_mem
     x_scale, (y_mean, y_sd) = standardiser(x), standardiser(y)
     spec = make_spec(x.shape[1])
     members: Members = make_members(len(y), n_members, member_seq, strata=t, validation_fraction=validation_fraction)
-    frozen = None
-    if alternate_arms:
-        members, frozen = members.by_label(t), (("h0",), ("h1",))
     data = {"x": (x - x_scale[0]) / x_scale[1], "t": t, "y": (y - y_mean) / y_sd, **(extra_data or {})}
-    ensemble = fit_ensemble(spec, data, members, settings, train_seq, frozen=frozen)
+    ensemble = fit_ensemble(spec, data, members, settings, train_seq)
     return TwoArmFit(spec, ensemble, x_scale, (float(y_mean), float(y_sd)))
