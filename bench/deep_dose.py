@@ -4,8 +4,10 @@ generalised propensity score estimator of Hirano & Imbens (2004), on the VCNet-s
 
 The networks run through the registry adapters at their defaults (doubly robust curve); each fit is
 scored twice, as reported (`vcnet`, `drnet`: DR curve, sandwich + members' band) and as the network's
-own plug-in curve with the members' band (`vcnet_network`, `drnet_network`), so before and after
-compare identical networks. The curve is scored on 21 doses evenly spaced between the sample's 5% and
+own plug-in curve with the members' band (`vcnet_network`, `drnet_network`), and the DR curve with
+the variance-only band it had before the bias-aware widening (`*_variance_band`), so before and after
+compare identical networks. Coverage is also split by the curve's own `off_support_share` per dose
+(below or above SUPPORTED). The curve is scored on 21 doses evenly spaced between the sample's 5% and
 95% dose quantiles: MISE = mean over the grid of (mu_hat(t) - mu(t))^2, coverage = share of grid
 points whose 95% band contains mu(t); "interior" repeats the coverage on the grid points between the
 10% and 90% quantiles. The Hirano-Imbens baseline (own implementation): T | X ~ N(X b, s^2) by OLS, GPS
@@ -30,6 +32,7 @@ from scipy import stats
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 Z95 = 1.959963984540054
+SUPPORTED = 0.4  # grid points where fewer units than this share are off support (density ratio above its cap)
 
 
 def hirano_imbens_curve(x, t, y, grid) -> np.ndarray:
@@ -60,9 +63,13 @@ def hirano_imbens(x, t, y, grid, seed: int, resamples: int = 100) -> dict:
     return {"mu": mu, "low": mu - Z95 * sd, "high": mu + Z95 * sd}
 
 
-def _score(seed, name, curve, truth, interior, slope, sim, started, cpu) -> dict:
+def _score(seed, name, curve, truth, interior, slope, sim, started, cpu, share=None) -> dict:
     inside = (curve["low"] <= truth) & (truth <= curve["high"])
-    return {"seed": seed, "estimator": name, "mise": float(np.mean((curve["mu"] - truth) ** 2)),
+    supported = {} if share is None else {
+        "median_share": float(np.median(share)),
+        "coverage_supported": float(inside[share < SUPPORTED].mean()) if (share < SUPPORTED).any() else None,
+        "coverage_off_support": float(inside[share >= SUPPORTED].mean()) if (share >= SUPPORTED).any() else None}
+    return {"seed": seed, "estimator": name, "mise": float(np.mean((curve["mu"] - truth) ** 2)), **supported,
             "coverage": float(inside.mean()), "coverage_interior": float(inside[interior].mean()),
             "band_width": float(np.mean(curve["high"] - curve["low"])), "avg_derivative": slope,
             "true_derivative": sim.derivative, "seconds": time.perf_counter() - started,
@@ -86,8 +93,14 @@ def replicate(seed: int, n: int) -> list[dict]:
         started, cpu = time.perf_counter(), time.process_time()
         estimate = cls(seed=seed).fit(data).estimate_  # registry defaults: 10 members, DR curve
         curve = {k: np.asarray(v) for k, v in estimate.details["dose_response"].items()
-                 if k in ("mu", "low", "high", "network_mu", "network_sd")}
-        rows.append(_score(seed, name, curve, truth, interior, estimate.value, sim, started, cpu))
+                 if k in ("mu", "low", "high", "network_mu", "network_sd", "correction", "off_support_share")}
+        share = curve.get("off_support_share")
+        rows.append(_score(seed, name, curve, truth, interior, estimate.value, sim, started, cpu, share))
+        if "correction" in curve:  # the same DR curve with the variance-only band (the default before)
+            narrow = {"mu": curve["mu"], "low": curve["low"] + curve["correction"],
+                      "high": curve["high"] - curve["correction"]}
+            rows.append(_score(seed, f"{name}_variance_band", narrow, truth, interior, estimate.value, sim, started,
+                               cpu, share))
         network = {"mu": curve["network_mu"], "low": curve["network_mu"] - Z95 * curve["network_sd"],
                    "high": curve["network_mu"] + Z95 * curve["network_sd"]}
         rows.append(_score(seed, f"{name}_network", network, truth, interior, estimate.value, sim, started, cpu))
@@ -97,13 +110,22 @@ def replicate(seed: int, n: int) -> list[dict]:
     return rows
 
 
+def _mean(rows, key, percent=False) -> str:
+    values = [r[key] for r in rows if r.get(key) is not None]
+    if not values:
+        return "-"
+    return f"{np.mean(values):.0%}" if percent else f"{np.median(values):.2f}"
+
+
 def table(path: str) -> str:
     rows = [json.loads(line) for line in open(path)]
     lines = ["| estimator | reps | MISE, median [IQR] | band covers mu(t): mean share of grid points | "
              "replicates with >= 90% covered | interior (10-90% quantiles): mean share covered | mean band width | "
-             "avg. derivative error, median | s (CPU) per fit |",
-             "|---|---:|---|---:|---:|---:|---:|---:|---:|"]
-    for name in ("vcnet", "vcnet_network", "drnet", "drnet_network", "hirano_imbens"):
+             "avg. derivative error, median | s (CPU) per fit | off-support share, median | covered where share "
+             f"< {SUPPORTED} | covered where share >= {SUPPORTED} |",
+             "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for name in ("vcnet", "vcnet_variance_band", "vcnet_network", "drnet", "drnet_variance_band", "drnet_network",
+                 "hirano_imbens"):
         mine = [r for r in rows if r["estimator"] == name]
         if not mine:
             continue
@@ -115,7 +137,9 @@ def table(path: str) -> str:
                      f"{np.mean([r['coverage_interior'] for r in mine]):.0%} | "
                      f"{np.mean([r['band_width'] for r in mine]):.3f} | "
                      f"{(f'{np.median(slope):.3f}' if slope else '-')} | "
-                     f"{np.median([r['cpu_seconds'] for r in mine]):.1f} |")
+                     f"{np.median([r['cpu_seconds'] for r in mine]):.1f} | {_mean(mine, 'median_share')} | "
+                     f"{_mean(mine, 'coverage_supported', percent=True)} | "
+                     f"{_mean(mine, 'coverage_off_support', percent=True)} |")
     return "\n".join(lines)
 
 
