@@ -401,6 +401,16 @@ def _iqr(values) -> str:
     return f"{np.median(values):.2f} [{_q(values, .25):.2f}, {_q(values, .75):.2f}]" if values else "-"
 
 
+def _ranges(values: list[int]) -> str:
+    """3001, 3002, 3003, 3005 -> "3001-3003, 3005"."""
+    spans, start = [], values[0]
+    for previous, value in zip(values, values[1:] + [None]):
+        if value != previous + 1 if value is not None else True:
+            spans.append(f"{start}-{previous}" if previous != start else f"{start}")
+            start = value
+    return ", ".join(spans)
+
+
 def _code(r: dict) -> str:
     where = "git archive" if r.get("code", "").startswith("/") else "working tree"
     return f"{r['commit'][:10]} ({where})"
@@ -412,7 +422,7 @@ def table(paths: list[str]) -> str:
     ihdp = {(r["replicate"], r["estimator"]): r for r in rows if r["part"] == "ihdp"}  # a rerun replaces
     if ihdp:
         reps = sorted({k for k, _ in ihdp})
-        out += [f"IHDP surface B, held-out replicates {reps[0]}-{reps[-1]} ({len(reps)} analyses through `whyflow run`):",
+        out += [f"IHDP surface B, held-out replicates {_ranges(reps)} ({len(reps)} analyses through `whyflow run`):",
                 "", "| estimator | reps ok | sqrt(PEHE) in-sample, median [IQR] | ATE abs. error, median [IQR] | "
                 "95% CI covers the sample ATE | median CI width | estimator s (estimates.json), median |",
                 "|---|---:|---|---|---:|---:|---:|"]
@@ -451,7 +461,7 @@ def table(paths: list[str]) -> str:
     dose = {(r["seed"], r["estimator"]): r for r in rows if r["part"] == "dose"}
     if dose:
         seeds = sorted({s for s, _ in dose})
-        out += ["", f"Dose-response, VCNet-style simulation n = 1000, held-out seeds {seeds[0]}-{seeds[-1]} "
+        out += ["", f"Dose-response, VCNet-style simulation n = 1000, held-out seeds {_ranges(seeds)} "
                 f"({len(seeds)} analyses through `whyflow run`), scored on dose_response.json's own grid:", "",
                 "| estimator | reps ok | curve kind | MISE, median [IQR] | band covers mu(t): mean share of grid points "
                 "| replicates with >= 90% covered | interior (10-90% dose quantiles): mean share | mean band width | "
