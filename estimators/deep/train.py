@@ -158,8 +158,23 @@ def _epoch(spec, learning_rate, weight_decay, frozen, params, state, order, keys
 
 
 @partial(jax.jit, static_argnums=(0,))
-def _validate(spec, params, val_weight, key, data):
-    return jax.vmap(lambda p, w: spec.loss(p, data, w, key, False))(params, val_weight)
+def _validate(spec, params, rows, weight, key, data):
+    """Each member's loss on its own validation rows (members x rows indices, padding weighted 0)."""
+    return jax.vmap(lambda p, r, w: spec.loss(p, {k: v[r] for k, v in data.items()}, w, key, False))(params, rows,
+                                                                                                   weight)
+
+
+def _validation_rows(val_weight: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per member, the indices of its validation rows and their weights, padded to one length with row 0 at
+    weight 0. A bootstrap member leaves out about 37% of the rows: scoring only those, rather than every
+    row with most weights 0, makes a validation pass about 2.7 times cheaper."""
+    chosen = [np.flatnonzero(w > 0) for w in val_weight]
+    width = max(1, max(len(c) for c in chosen))
+    rows = np.zeros((len(chosen), width), dtype=np.int32)
+    weight = np.zeros((len(chosen), width), dtype=np.float32)
+    for m, c in enumerate(chosen):
+        rows[m, :len(c)], weight[m, :len(c)] = c, val_weight[m, c]
+    return rows, weight
 
 
 @partial(jax.jit, static_argnums=(0, 1))
@@ -194,7 +209,7 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
     checked = np.sort(np.random.default_rng(val_seq).choice(n, settings.max_validation_rows, replace=False)) \
         if n > settings.max_validation_rows else np.arange(n)
     val_arrays = {k: v[checked] for k, v in arrays.items()} if checked.size < n else arrays
-    val_weight = jnp.asarray(members.val_weight[:, checked], dtype=jnp.float32)
+    val_rows, val_weight = (jnp.asarray(a) for a in _validation_rows(members.val_weight[:, checked]))
     shuffle, val_key = np.random.default_rng(shuffle_seq), jax_key(val_seq)
     best, best_loss = params, np.full(count, np.inf)
     waited, best_epoch = np.zeros(count, dtype=int), np.zeros(count, dtype=int)
@@ -216,7 +231,7 @@ def fit_ensemble(spec, data: dict[str, np.ndarray], members: Members, settings: 
             # does; a pass over all rows costs more than a small arm's epoch itself (bench/results/deep-speed.md)
             val_curve.append(np.full(count, np.nan))
             continue
-        val_loss = np.asarray(_validate(spec, params, val_weight, val_key, val_arrays), dtype=float)
+        val_loss = np.asarray(_validate(spec, params, val_rows, val_weight, val_key, val_arrays), dtype=float)
         improved = val_loss < best_loss  # NaN never improves: a diverged member keeps its last good epoch
         best = _keep_best(best, params, jnp.asarray(improved))
         best_loss = np.where(improved, val_loss, best_loss)
