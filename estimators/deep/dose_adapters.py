@@ -4,8 +4,9 @@ The curve (`details["dose_response"]`: grid, mu, low, high) is by default doubly
 (`curve: doubly_robust`): Kennedy et al. (2017)'s pseudo-outcome from the network's out-of-bag
 predictions and a mixture-density-network density ratio, smoothed by local linear regression, with a
 band that adds the members' variance of the network curve to the local linear sandwich and is widened by
-the size of the DR correction (dose.py); `off_support_share` says, per dose, which share of the units
-could hardly have received it, i.e. how much of mu(t) is the network's extrapolation.
+the size of the DR correction over the share of units on support (dose.py); `off_support_share` says, per
+dose, which share of the units could hardly have received it, i.e. how much of mu(t) is the network's
+extrapolation.
 `curve: network` reports the network's plug-in curve with the members' band, which measures variance
 only and covered the true curve at 43-60% of the grid on the VCNet simulation (bench/results/deep-dose.md).
 The grid runs between the treatment's 5% and 95% quantiles: outside them the data say little. The value
@@ -61,12 +62,13 @@ class _DeepDose(DeepEstimator):
             # the density network trains with the core's defaults (not the outcome network's options)
             ratio, density = fit_density_ratio(x_std, (data.T - t_low) / (t_high - t_low), density_seed,
                                                TrainSettings(), grid_unit=(grid - t_low) / (t_high - t_low))
-            curve = self.fit_.doubly_robust(x, data.T, data.Y, ratio, grid, seed=self.seed)
+            off_support = density.pop("off_support_share")
+            curve = self.fit_.doubly_robust(x, data.T, data.Y, ratio, grid, seed=self.seed, off_support=off_support)
             details["dose_response"] = {**curve, "kind": "doubly_robust", "density": density,
-                                        "off_support_share": density.pop("off_support_share")}
+                                        "off_support_share": off_support}
             band = ("curve = doubly robust (Kennedy et al. 2017 pseudo-outcome, local linear, bandwidth "
                     f"{curve['bandwidth']:.3g}), band = sandwich + members' variance, widened by the DR "
-                    "correction's size")
+                    "correction's size over the share of units on support")
         method = (f"{self.summary}; value = average derivative E[d mu(T, X)/dT] (outcome units per unit of "
                   f"treatment), SE = members' spread; {training}; {band}")
         return Fit(value=float(slopes.mean()), std_error=spread(slopes), method=method, details=details)
