@@ -1,7 +1,5 @@
 """DCN-PD's alternating training: whole-arm epochs through zero-weight padding, one validation per cycle, seeded."""
 
-import hashlib
-
 import numpy as np
 import pytest
 
@@ -9,24 +7,17 @@ pytest.importorskip("jax")
 
 from estimators.deep.dcn_pd import DcnSpec, _full_batches, fit_dcn_pd  # noqa: E402
 from estimators.deep.train import TrainSettings  # noqa: E402
+from tests.estimators.test_deep_train import digest, toy_binary  # noqa: E402
 
 SMALL = {"shared_sizes": (16, 16), "head_sizes": (8,)}
 QUICK = TrainSettings(max_epochs=6, patience=3)
 
 
-def _toy(n=250, seed=0):
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=(n, 4))
-    t = (rng.random(n) < 1 / (1 + np.exp(-x[:, 0]))).astype(float)
-    y = x[:, 1] + t * (1 + x[:, 2]) + rng.normal(size=n)
-    return x, t, y
-
-
 def _fingerprint(seed: int) -> str:
-    x, t, y = _toy()
+    x, t, y = toy_binary(250)
     fit = fit_dcn_pd(x, t, y, n_members=3, seed=seed, settings=QUICK, **SMALL)
     arrays = [fit.cate(x), fit.ensemble.val_loss, fit.ensemble.train_loss, fit.extra["propensity"]]
-    return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
+    return digest(arrays)
 
 
 def test_same_seed_bit_identical():
@@ -43,7 +34,7 @@ def test_arm_rows_are_padded_to_whole_batches_with_the_pad_row():
 
 
 def test_validation_once_per_cycle_and_padding_never_reaches_the_results():
-    x, t, y = _toy()
+    x, t, y = toy_binary(250)
     fit = fit_dcn_pd(x, t, y, n_members=3, seed=0, settings=QUICK, **SMALL)
     ensemble = fit.ensemble
     assert ensemble.out_of_bag.shape == (3, len(y))  # the two padding rows are cut off

@@ -19,7 +19,8 @@ SMALL = {"rep_sizes": (16, 16), "head_sizes": (8,)}
 QUICK = TrainSettings(max_epochs=8, patience=3)
 
 
-def _toy(n=300, seed=0):
+def toy_binary(n=300, seed=0):
+    """A confounded binary treatment with a heterogeneous effect, small enough for a few epochs."""
     rng = np.random.default_rng(seed)
     x = rng.normal(size=(n, 4))
     t = (rng.random(n) < 1 / (1 + np.exp(-x[:, 0]))).astype(float)
@@ -28,9 +29,14 @@ def _toy(n=300, seed=0):
 
 
 def _fingerprint(seed: int) -> str:
-    x, t, y = _toy()
+    x, t, y = toy_binary()
     fit = fit_tarnet(x, t, y, n_members=3, seed=seed, settings=QUICK, **SMALL)
     arrays = [fit.cate(x), fit.ensemble.val_loss, fit.ensemble.train_loss]
+    return digest(arrays)
+
+
+def digest(arrays) -> str:
+    """One hash of the arrays' bytes: equal only if every value is bit-identical."""
     return hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in arrays)).hexdigest()
 
 
@@ -48,7 +54,7 @@ def test_same_seed_bit_identical_across_processes():
 
 
 def test_curves_have_one_value_per_epoch_and_members_stop_at_their_best():
-    x, t, y = _toy()
+    x, t, y = toy_binary()
     fit = fit_tarnet(x, t, y, n_members=3, seed=0, settings=TrainSettings(max_epochs=30, patience=4), **SMALL)
     curves = fit.ensemble.curves()
     assert list(curves) == ["0", "1", "2"]  # one entry per member, keyed by its index as text
