@@ -164,6 +164,9 @@ class Estimate:
     cate: np.ndarray | None = field(default=None, repr=False, compare=False)
     # segment column -> rows {"segment", "n", "cate", "std_error", "ci_low", "ci_high"} (CATE estimators)
     segments: dict[str, list[dict]] | None = field(default=None, repr=False, compare=False)
+    # the fitted CATE estimator itself, kept in memory for the run's later steps (the served model reuses
+    # it instead of fitting every estimator a second time); never written anywhere
+    fitted: Any = field(default=None, repr=False, compare=False)
 
     @property
     def ok(self) -> bool:

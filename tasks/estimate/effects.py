@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -53,7 +54,10 @@ def estimate_effects(data: CausalData, spec: AnalysisSpec, names: list[str] | tu
         started = time.perf_counter()
         try:
             chosen = options[name] if options is not None else estimator_options(spec, name)
-            estimate = registry.get(name)(estimand=spec.estimand, seed=spec.seed, **chosen).fit(data).estimate_
+            estimator = registry.get(name)(estimand=spec.estimand, seed=spec.seed, **chosen).fit(data)
+            estimate = estimator.estimate_
+            if estimate.ok and estimator.gives_cate:
+                estimate = replace(estimate, fitted=estimator)
         except Exception as exc:  # recorded as failed with its reason; the other estimators still run
             log.warning("estimator %s failed: %s", name, exc)
             estimate = Estimate(name, spec.estimand, status="failed", error=f"{type(exc).__name__}: {exc}",

@@ -137,9 +137,20 @@ def _linear_form(model: CateModel, X: np.ndarray) -> LinearForm | None:
     return form if same else None
 
 
-def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnings: list[str]) -> list[CateModel]:
+def _refit(cls, spec: AnalysisSpec, estimate, data: CausalData, nuisance):
+    """The estimator fitted again with the run's options and seed, for a result that did not keep it in
+    memory (the run's own estimate step keeps it: a deep estimator's refit doubled the run's time); the
+    refit must reproduce the run's estimate."""
     from tasks.plan import estimator_options
 
+    fitted = cls(estimand=spec.estimand, seed=spec.seed, **estimator_options(spec, estimate.estimator, nuisance)
+                 ).fit(data)
+    if not fitted.estimate_.ok or not math.isclose(fitted.estimate_.value, estimate.value, rel_tol=1e-7, abs_tol=1e-9):
+        raise ServeBuildError(f"its refit gives {fitted.estimate_.value!r}, the run {estimate.value!r}")
+    return fitted
+
+
+def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnings: list[str]) -> list[CateModel]:
     nuisance = (result.nuisance.outcome, result.nuisance.propensity) if result.nuisance else None
     probe = data.subset(np.arange(min(3, data.n)))
     models = []
@@ -148,11 +159,7 @@ def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnin
         if not (estimate.ok and cls.gives_cate and not cls.streams):
             continue
         try:
-            options = estimator_options(spec, estimate.estimator, nuisance)
-            fitted = cls(estimand=spec.estimand, seed=spec.seed, **options).fit(data)
-            same = math.isclose(fitted.estimate_.value, estimate.value, rel_tol=1e-7, abs_tol=1e-9)
-            if not fitted.estimate_.ok or not same:
-                raise ServeBuildError(f"its refit gives {fitted.estimate_.value!r}, the run {estimate.value!r}")
+            fitted = estimate.fitted if estimate.fitted is not None else _refit(cls, spec, estimate, data, nuisance)
             before = np.asarray(fitted.effect(fitted.features(probe)), dtype=float)
             model = CateModel(estimate.estimator, _slim(fitted, data.n))
             if not np.allclose(model.effect(probe)[0], before, rtol=1e-9, atol=1e-12):

@@ -15,7 +15,7 @@ REPLICATE = 7  # IHDP surface B, random_state 7: the true unit effects spread wi
 
 
 def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_for_bit(project, capsys, prefect_server,
-                                                                                    tmp_path):
+                                                                                    tmp_path, monkeypatch):
     from econml.data.dgps import ihdp_surface_B
 
     y, t, x, truth = ihdp_surface_B(random_state=REPLICATE)
@@ -34,6 +34,15 @@ def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_fo
     estimator_options:
       tarnet: {{members: 2, max_epochs: 80, patience: 10}}
 """)
+    from estimators.deep.adapters import TarNet
+
+    fits, fit = [], TarNet.fit
+
+    def counted(self, data):
+        fits.append(data.n)
+        return fit(self, data)
+
+    monkeypatch.setattr(TarNet, "fit", counted)
     effects, run_ids = [], []
     for _ in range(2):
         code, out, err = run(project, capsys, "ihdp")
@@ -41,6 +50,8 @@ def test_tarnet_run_writes_unit_effects_that_beat_the_true_ate_and_repeat_bit_fo
         run_ids.append(run_id_of(out))
         effects.append(pd.read_parquet(project / "results/ihdp/unit_effects.parquet"))
     first, second = effects
+    # one fit per run: the served model reuses the estimate step's network instead of training it again
+    assert fits == [len(frame), len(frame)], fits
     assert list(first["row"]) == list(range(len(frame)))
     pd.testing.assert_frame_equal(first, second, check_exact=True)
     pehe = float(np.sqrt(np.mean((first["cate.tarnet"].to_numpy() - truth) ** 2)))
