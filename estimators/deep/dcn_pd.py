@@ -20,7 +20,7 @@ import numpy as np
 from estimators.deep.layers import dense, init_dense, standardiser
 from estimators.deep.runtime import load_jax
 from estimators.deep.train import Members, TrainSettings, fit_ensemble, make_members, seed_sequence
-from estimators.deep.twoarm import TwoArmFit
+from estimators.deep.twoarm import TwoArmFit, require_binary
 
 jax, jnp, _ = load_jax()
 
@@ -124,8 +124,7 @@ def _full_batches(rows: np.ndarray, pad_row: int, settings: TrainSettings) -> np
 def _fit_alternating(spec, x, t, y, p_drop, n_members, seed, settings: TrainSettings) -> TwoArmFit:
     """fit_two_arm's treated/control epochs in turn, each a pass over all of its arm's rows: rows n and n + 1
     are zero-weight control and treated padding that fills an arm's last batch."""
-    if not set(np.unique(t)) <= {0.0, 1.0} or len(np.unique(t)) < 2:
-        raise ValueError("the treatment must be binary (0/1) with both arms present")
+    require_binary(t)
     n = len(y)
     member_seq, train_seq = seed_sequence(seed).spawn(2)
     x_scale, (y_mean, y_sd) = standardiser(x), standardiser(y)

@@ -18,7 +18,7 @@ from estimators.deep.train import EnsembleFit, Members, TrainSettings, fit_ensem
 
 jax, jnp, _ = load_jax()
 
-__all__ = ["TwoArmFit", "fit_two_arm"]
+__all__ = ["TwoArmFit", "fit_two_arm", "require_binary"]
 
 
 @partial(jax.jit, static_argnums=(0,))
@@ -51,6 +51,12 @@ class TwoArmFit:
         return mu1 - mu0
 
 
+def require_binary(t: np.ndarray) -> None:
+    """A two-arm network needs a 0/1 treatment with both arms present."""
+    if not set(np.unique(t)) <= {0.0, 1.0} or len(np.unique(t)) < 2:
+        raise ValueError("the treatment must be binary (0/1) with both arms present")
+
+
 def fit_two_arm(make_spec, x: np.ndarray, t: np.ndarray, y: np.ndarray, *, n_members: int, seed,
                 settings: TrainSettings, validation_fraction: float = 0.3,
                 extra_data: dict[str, np.ndarray] | None = None) -> TwoArmFit:
@@ -58,8 +64,7 @@ def fit_two_arm(make_spec, x: np.ndarray, t: np.ndarray, y: np.ndarray, *, n_mem
     number: it is a static argument of the jitted epoch, and a new value would recompile it). DCN-PD's
     alternating treated and control epochs have their own loop (dcn_pd.py)."""
     x, t, y = np.asarray(x, dtype=float), np.asarray(t, dtype=float), np.asarray(y, dtype=float)
-    if not set(np.unique(t)) <= {0.0, 1.0} or len(np.unique(t)) < 2:
-        raise ValueError("the treatment must be binary (0/1) with both arms present")
+    require_binary(t)
     member_seq, train_seq = seed_sequence(seed).spawn(2)
     x_scale, (y_mean, y_sd) = standardiser(x), standardiser(y)
     spec = make_spec(x.shape[1])
