@@ -1,15 +1,14 @@
 """Build a run's served models from what the run recorded: its snapshot, its spec and its result.
 
-The run's fitted estimators are not kept in memory past estimation, so the CATE models are refitted
-here on the same analysed rows with the same options and seed (every estimator is deterministic);
-`build_served_models` checks that each refit gives the run's own estimate before serving it, and that
-the encoder rebuilds the run's design matrix exactly from the raw columns.
+The CATE models are the estimate step's own fitted estimators (`Estimate.fitted`, kept in memory for
+this step: training them again doubled a deep analysis's time), slimmed of their training arrays;
+`build_served_models` checks that slimming leaves their effects unchanged and that the encoder rebuilds
+the run's design matrix exactly from the raw columns.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import replace
 from pathlib import Path
 from types import SimpleNamespace
@@ -32,7 +31,7 @@ DEFAULT_STRATA = 5  # propensity quintiles, unless the run's ps_stratification c
 
 
 class ServeBuildError(ValueError):
-    """The run's models could not be built as the run had them (a refit differs, an encoding does not match)."""
+    """The run's models could not be built as the run had them (a model was not kept, an encoding does not match)."""
 
 
 class NotServed(Exception):
@@ -137,21 +136,7 @@ def _linear_form(model: CateModel, X: np.ndarray) -> LinearForm | None:
     return form if same else None
 
 
-def _refit(cls, spec: AnalysisSpec, estimate, data: CausalData, nuisance):
-    """The estimator fitted again with the run's options and seed, for a result that did not keep it in
-    memory (the run's own estimate step keeps it: a deep estimator's refit doubled the run's time); the
-    refit must reproduce the run's estimate."""
-    from tasks.plan import estimator_options
-
-    fitted = cls(estimand=spec.estimand, seed=spec.seed, **estimator_options(spec, estimate.estimator, nuisance)
-                 ).fit(data)
-    if not fitted.estimate_.ok or not math.isclose(fitted.estimate_.value, estimate.value, rel_tol=1e-7, abs_tol=1e-9):
-        raise ServeBuildError(f"its refit gives {fitted.estimate_.value!r}, the run {estimate.value!r}")
-    return fitted
-
-
 def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnings: list[str]) -> list[CateModel]:
-    nuisance = (result.nuisance.outcome, result.nuisance.propensity) if result.nuisance else None
     probe = data.subset(np.arange(min(3, data.n)))
     models = []
     for estimate in result.estimates:
@@ -159,7 +144,9 @@ def _cate_models(spec: AnalysisSpec, result: RunResult, data: CausalData, warnin
         if not (estimate.ok and cls.gives_cate and not cls.streams):
             continue
         try:
-            fitted = estimate.fitted if estimate.fitted is not None else _refit(cls, spec, estimate, data, nuisance)
+            fitted = estimate.fitted  # the estimate step's own estimator: serving never trains a model again
+            if fitted is None:
+                raise ServeBuildError("the run did not keep its fitted estimator")
             before = np.asarray(fitted.effect(fitted.features(probe)), dtype=float)
             model = CateModel(estimate.estimator, _slim(fitted, data.n))
             if not np.allclose(model.effect(probe)[0], before, rtol=1e-9, atol=1e-12):

@@ -56,7 +56,7 @@ MEMO_ROWS = 4096  # distinct feature rows whose effects a served CATE model reme
 
 @dataclass
 class CateModel:
-    """One fitted CATE estimator of the run (refitted on the run's analysed rows with its seed).
+    """One fitted CATE estimator of the run (the estimate step's own, slimmed of its training arrays).
 
     A model without a closed form (EconML's forests and meta-learners: 3-50 ms per call, mostly their
     own validation and, for a forest, its bootstrap-of-little-bags interval) remembers the effect of
